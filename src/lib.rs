@@ -1,0 +1,12 @@
+//! sidecar-exporter: one small Prometheus exporter that runs beside an application and turns its
+//! status endpoints, process stats and probes into metrics.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod collector;
+pub mod config;
+pub mod encode;
+pub mod formats;
+pub mod mapping;
+pub mod model;
+pub mod sources;
