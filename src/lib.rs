@@ -3,10 +3,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod collector;
+pub mod commands;
 pub mod config;
 pub mod encode;
 pub mod formats;
+pub mod kinds;
 pub mod mapping;
 pub mod model;
+pub mod pipeline;
+pub mod presets;
+pub mod scrape;
+pub mod server;
 pub mod sources;

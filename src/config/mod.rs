@@ -1,7 +1,10 @@
 //! Configuration: the YAML model, loading, `${VAR}` expansion, includes and validation.
 
 pub mod duration;
+pub mod expand;
+pub mod load;
 pub mod model;
 
 pub use duration::ConfigDuration;
+pub use load::{load, load_bytes, ConfigError, LoadedCollector, LoadedConfig};
 pub use model::*;

@@ -11,4 +11,7 @@ pub struct GroupConfig {
     /// Match on the process name.
     #[serde(default)]
     pub comm: Vec<String>,
+    /// Match on the command line (regexes).
+    #[serde(default)]
+    pub cmdline: Vec<String>,
 }

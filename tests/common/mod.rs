@@ -12,7 +12,14 @@ use std::time::{Duration, Instant};
 pub fn require_tool(tool: &str, debian_package: &str) -> PathBuf {
     let path = std::env::var("PATH").unwrap_or_default();
     let dirs = path.split(':').map(PathBuf::from).chain(
-        ["/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"].map(PathBuf::from),
+        [
+            "/usr/sbin",
+            "/sbin",
+            "/usr/local/sbin",
+            "/usr/bin",
+            "/usr/local/bin",
+        ]
+        .map(PathBuf::from),
     );
     for dir in dirs {
         let candidate = dir.join(tool);
@@ -54,7 +61,11 @@ impl ChildGuard {
     /// Spawns `command`, panicking with its description when it cannot start.
     pub fn spawn(command: &mut Command) -> ChildGuard {
         let description = format!("{command:?}");
-        ChildGuard(command.spawn().unwrap_or_else(|e| panic!("starting {description}: {e}")))
+        ChildGuard(
+            command
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {description}: {e}")),
+        )
     }
 
     /// The child's pid.
@@ -68,4 +79,143 @@ impl Drop for ChildGuard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A running sidecar-exporter binary with its config in a temporary directory.
+pub struct Exporter {
+    /// The process (stopped on drop).
+    pub child: ChildGuard,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Holds the config file.
+    pub dir: tempfile::TempDir,
+}
+
+impl Exporter {
+    /// Writes `config` to `config.yaml` in a new temporary directory and starts the exporter
+    /// on a free port of 127.0.0.1, waiting until it listens.
+    pub fn start(config: &str) -> Exporter {
+        let dir = tempfile::tempdir().expect("creating a temporary directory");
+        std::fs::write(dir.path().join("config.yaml"), config).expect("writing config.yaml");
+        Exporter::start_in(dir, &["--config.file", "config.yaml"])
+    }
+
+    /// Starts the exporter in `dir` with `args` (plus the listen address).
+    pub fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Exporter {
+        let port = free_port();
+        let child = ChildGuard::spawn(
+            Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
+                .current_dir(dir.path())
+                .args(args)
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--log.level=debug"),
+        );
+        wait_for_port(port, Duration::from_secs(10));
+        Exporter { child, port, dir }
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// GETs `path` and returns status and body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(&self.url(path), &[])
+    }
+
+    /// The text exposition of `/metrics`.
+    pub fn metrics(&self) -> String {
+        let (status, body) = self.get("/metrics");
+        assert_eq!(status, 200, "GET /metrics answered {status}: {body}");
+        body
+    }
+}
+
+/// A minimal blocking HTTP/1.1 GET (the tests need no client library for it), returning the
+/// status code and the body.
+pub fn http_get(url: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    http_request("GET", url, headers)
+}
+
+/// A minimal blocking HTTP/1.1 request with `Connection: close`.
+pub fn http_request(method: &str, url: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http:// URL");
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
+    let mut stream =
+        TcpStream::connect(authority).unwrap_or_else(|e| panic!("connecting to {authority}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("setting a read timeout");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: 0\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .expect("sending the request");
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .expect("reading the response");
+    let text = String::from_utf8_lossy(&response).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The value of the series whose exposition line starts with `series` (name and labels as
+/// written, e.g. `sidecar_exporter_collector_up{collector="a",kind="file"}`).
+pub fn sample_value(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let rest = line.strip_prefix(series)?;
+        let value = rest.strip_prefix(' ')?.split_whitespace().next()?;
+        match value {
+            "+Inf" => Some(f64::INFINITY),
+            "-Inf" => Some(f64::NEG_INFINITY),
+            "NaN" => Some(f64::NAN),
+            v => v.parse().ok(),
+        }
+    })
+}
+
+/// Polls `check` every 50 ms until it is true or `timeout` passes.
+pub fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what}: not true within {timeout:?}");
 }

@@ -1,0 +1,312 @@
+//! The subcommands: `serve`, `check`, `once` and `presets`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::cli::{Cli, Command, LogFormat, LogLevel};
+use crate::config;
+use crate::encode;
+use crate::presets;
+use crate::scrape::{merge_families, Counters, Engine};
+use crate::server::{app, AppState};
+
+/// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often the config files are checked for changes.
+const CONFIG_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Sets up logging to stderr in the chosen format.
+pub fn init_logging(level: LogLevel, format: LogFormat) {
+    use tracing_subscriber::prelude::*;
+    let level = match level {
+        LogLevel::Debug => tracing::Level::DEBUG,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Error => tracing::Level::ERROR,
+    };
+    let filter = tracing_subscriber::filter::LevelFilter::from_level(level);
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Logfmt => registry
+            .with(
+                tracing_logfmt::builder()
+                    .layer()
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+    if let Err(error) = result {
+        eprintln!("logging could not be set up: {error}");
+    }
+}
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> ExitCode {
+    match &cli.command {
+        None | Some(Command::Serve) => run_async(serve(cli)),
+        Some(Command::Check) => check(&cli),
+        Some(Command::Once) => run_async(once(cli)),
+        Some(Command::Presets { name }) => list_presets(name.as_deref()),
+    }
+}
+
+fn run_async(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(future),
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_engine(cli: &Cli) -> Result<(config::LoadedConfig, Engine), config::ConfigError> {
+    let loaded = config::load(cli.config_file.as_deref())?;
+    let engine = Engine::build(&loaded, Arc::new(Counters::default()))?;
+    Ok((loaded, engine))
+}
+
+fn check(cli: &Cli) -> ExitCode {
+    let (loaded, engine) = match load_engine(cli) {
+        Ok(built) => built,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config_name = &loaded.files[0].name;
+    println!(
+        "{config_name}: ok, {} collectors ({} disabled), {} files",
+        engine.collectors.len(),
+        engine.disabled.len(),
+        loaded.files.len()
+    );
+    for entry in &engine.collectors {
+        println!("  {} ({}): {}", entry.name, entry.kind, entry.target);
+        for note in &entry.notes {
+            println!("    note: {note}");
+        }
+    }
+    for disabled in &engine.disabled {
+        println!("  {} ({}): disabled", disabled.name, disabled.kind);
+    }
+    ExitCode::SUCCESS
+}
+
+async fn once(cli: Cli) -> ExitCode {
+    let (_, engine) = match load_engine(&cli) {
+        Ok(built) => built,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let deadline = tokio::time::Instant::now() + engine.scrape_timeout;
+    let outcomes = engine.collect(deadline).await;
+    let (families, collisions) = merge_families(
+        outcomes
+            .iter()
+            .map(|(_, outcome)| outcome.families.as_slice()),
+    );
+    let mut failed = false;
+    for (entry, outcome) in &outcomes {
+        if let Some(error) = &outcome.error {
+            eprintln!("{}: {error}", entry.name);
+            failed = true;
+        }
+        for problem in &outcome.problems {
+            eprintln!("{}: {problem}", entry.name);
+        }
+    }
+    for (index, problem) in collisions {
+        eprintln!("{}: {problem}", outcomes[index].0.name);
+    }
+    let mut out = Vec::new();
+    encode::encode(&families, encode::Format::Text, &mut out);
+    use std::io::Write;
+    if let Err(error) = std::io::stdout().write_all(&out) {
+        eprintln!("cannot write to stdout: {error}");
+        return ExitCode::FAILURE;
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn list_presets(name: Option<&str>) -> ExitCode {
+    match name {
+        None => {
+            for preset in presets::PRESETS {
+                println!("{:<18} {}", preset.name, preset.description());
+            }
+            ExitCode::SUCCESS
+        }
+        Some(name) => match presets::find(name) {
+            Some(preset) => {
+                print!("{}", preset.yaml);
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!(
+                    "unknown preset `{name}`, expected one of {}",
+                    presets::names().join(", ")
+                );
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// Parses a listen address: `host:port`, `[v6]:port`, or `:port` (all IPv4 interfaces).
+pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_string()
+    };
+    full.parse().map_err(|_| {
+        format!("--web.listen-address {text:?} is not an address: expected host:port, [ipv6]:port or :port")
+    })
+}
+
+async fn serve(cli: Cli) -> ExitCode {
+    if cli.web_config_file.is_some() {
+        eprintln!("--web.config.file is not supported by this build yet");
+        return ExitCode::FAILURE;
+    }
+    let state = Arc::new(AppState::new(
+        cli.config_file.clone(),
+        cli.telemetry_path.clone(),
+    ));
+    if let Err(error) = state.reload() {
+        eprintln!("{error}");
+        return ExitCode::FAILURE;
+    }
+    let mut listeners = Vec::new();
+    for text in &cli.listen_addresses {
+        let address = match parse_listen_address(text) {
+            Ok(address) => address,
+            Err(error) => {
+                eprintln!("{error}");
+                return ExitCode::from(2);
+            }
+        };
+        match TcpListener::bind(address).await {
+            Ok(listener) => {
+                tracing::info!(address = %address, "listening");
+                listeners.push(listener);
+            }
+            Err(error) => {
+                eprintln!("cannot listen on {address}: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+
+    spawn_reload_triggers(state.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let router = app(state);
+    let mut servers = Vec::new();
+    for listener in listeners {
+        let mut stop = stop_rx.clone();
+        let router = router.clone();
+        servers.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            };
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }));
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let all = futures::future::join_all(servers);
+    if tokio::time::timeout(SHUTDOWN_GRACE, all).await.is_err() {
+        tracing::warn!("requests still running after {SHUTDOWN_GRACE:?}; exiting anyway");
+    }
+    ExitCode::SUCCESS
+}
+
+fn spawn_reload_triggers(state: Arc<AppState>) {
+    #[cfg(unix)]
+    {
+        let state = state.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+                tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload instead");
+                return;
+            };
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP received, reloading");
+                let state = state.clone();
+                let _ = tokio::task::spawn_blocking(move || state.reload()).await;
+            }
+        });
+    }
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(CONFIG_POLL_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let state = state.clone();
+            let _ = tokio::task::spawn_blocking(move || state.reload_if_changed()).await;
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(parse_listen_address("127.0.0.1:9820").unwrap().port(), 9820);
+        assert!(parse_listen_address("[::1]:9820").unwrap().is_ipv6());
+        assert_eq!(
+            parse_listen_address(":9820").unwrap().to_string(),
+            "0.0.0.0:9820"
+        );
+        assert!(parse_listen_address("localhost").is_err());
+    }
+}

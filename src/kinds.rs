@@ -1,0 +1,139 @@
+//! The registry of collector kinds: which keys each kind accepts and how it is built.
+
+use std::sync::Arc;
+
+use crate::collector::Collector;
+use crate::config::{CollectorConfig, LoadedCollector};
+use crate::formats::FormatConfig;
+use crate::mapping::Mapping;
+use crate::pipeline::Pipeline;
+use crate::sources::file::FileSource;
+
+/// The default limit on the size of an answer (16 MiB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+const COMMON: &[&str] = &[
+    "name",
+    "kind",
+    "preset",
+    "enabled",
+    "timeout",
+    "labels",
+    "description",
+    "detect",
+];
+const FILE: &[&str] = &["path", "max_response_bytes"];
+const MAPPED: &[&str] = &["format", "metrics"];
+const PROCESS: &[&str] = &[
+    "groups",
+    "remove_empty_groups",
+    "threads",
+    "smaps",
+    "include_self",
+];
+
+/// A collector kind.
+pub struct Kind {
+    /// Its name in `kind:`.
+    pub name: &'static str,
+    /// One line for `check` and the docs.
+    pub summary: &'static str,
+    /// The keys it accepts besides the common ones.
+    pub keys: &'static [&'static [&'static str]],
+    /// Builds the collector from its config.
+    pub build: fn(&CollectorConfig) -> Result<Arc<dyn Collector>, String>,
+}
+
+/// Every kind.
+pub const KINDS: &[Kind] = &[
+    Kind {
+        name: "file",
+        summary: "read a local file and map it with a format",
+        keys: &[FILE, MAPPED],
+        build: build_file,
+    },
+    Kind {
+        name: "process",
+        summary: "stats of the app's processes from /proc (process-exporter compatible)",
+        keys: &[PROCESS],
+        build: build_process,
+    },
+];
+
+/// The kind called `name`.
+pub fn find(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+/// Checks that the collector only uses keys of its kind, then builds it. The error is a
+/// sentence naming the collector (the caller adds file and line).
+pub fn build(collector: &LoadedCollector) -> Result<(&'static Kind, Arc<dyn Collector>), String> {
+    let config = &collector.config;
+    let name = &config.name;
+    let kind_name = config.kind.as_deref().ok_or_else(|| {
+        format!(
+            "collector `{name}`: needs `kind:` or `preset:` (kinds: {})",
+            kind_names()
+        )
+    })?;
+    let kind = find(kind_name).ok_or_else(|| {
+        format!(
+            "collector `{name}`: unknown kind `{kind_name}`, expected one of {}",
+            kind_names()
+        )
+    })?;
+    for key in &collector.keys {
+        let allowed = COMMON.contains(&key.as_str())
+            || kind.keys.iter().any(|group| group.contains(&key.as_str()));
+        if !allowed {
+            let owners: Vec<&str> = KINDS
+                .iter()
+                .filter(|k| k.keys.iter().any(|group| group.contains(&key.as_str())))
+                .map(|k| k.name)
+                .collect();
+            return Err(format!(
+                "collector `{name}`: key `{key}` does not apply to kind `{kind_name}` (it applies to: {})",
+                if owners.is_empty() { "no kind".to_string() } else { owners.join(", ") }
+            ));
+        }
+    }
+    let built = (kind.build)(config).map_err(|e| format!("collector `{name}`: {e}"))?;
+    Ok((kind, built))
+}
+
+fn kind_names() -> String {
+    KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+}
+
+fn mapping_of(config: &CollectorConfig) -> Result<Mapping, String> {
+    Mapping::compile(config.metrics.as_deref().unwrap_or_default())
+}
+
+fn required_format(config: &CollectorConfig) -> Result<FormatConfig, String> {
+    config
+        .format
+        .clone()
+        .ok_or_else(|| "needs `format:` (how to read the answer)".to_string())
+}
+
+fn build_file(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    let path = config
+        .path
+        .clone()
+        .ok_or("needs `path:` (the file to read)")?;
+    let source = FileSource::new(
+        path,
+        config
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+    );
+    Ok(Arc::new(Pipeline::new(
+        Box::new(source),
+        required_format(config)?,
+        mapping_of(config)?,
+    )))
+}
+
+fn build_process(_config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    Err("the process kind is not available in this build".into())
+}

@@ -1,0 +1,44 @@
+//! The embedded catalogue of presets: the YAML files of the top-level `collectors/` folder.
+//! A preset is a partial collector definition; the user's keys override its keys.
+
+/// One built-in preset.
+#[derive(Debug, Clone, Copy)]
+pub struct Preset {
+    /// The name used in `preset:`.
+    pub name: &'static str,
+    /// The YAML text of `collectors/<name>.yaml`.
+    pub yaml: &'static str,
+}
+
+/// Every preset, in the order `sidecar-exporter presets` lists them.
+pub const PRESETS: &[Preset] = &[];
+
+impl Preset {
+    /// The preset as a YAML mapping.
+    pub fn mapping(&self) -> Result<serde_yaml::Mapping, String> {
+        serde_yaml::from_str(self.yaml).map_err(|e| e.to_string())
+    }
+
+    /// The first line of its `description:`.
+    pub fn description(&self) -> String {
+        self.mapping()
+            .ok()
+            .and_then(|m| {
+                m.get("description")
+                    .and_then(|d| d.as_str())
+                    .map(str::to_string)
+            })
+            .and_then(|d| d.lines().next().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// The preset called `name`.
+pub fn find(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}
+
+/// The names of all presets.
+pub fn names() -> Vec<&'static str> {
+    PRESETS.iter().map(|p| p.name).collect()
+}

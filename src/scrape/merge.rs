@@ -1,0 +1,220 @@
+//! Merging families: constant labels, families of the same name, duplicate series.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::collector::{CollectError, Reason};
+use crate::model::{Labels, MetricFamily, Sample};
+
+/// A sample's identity within its family: suffix and labels, labels sorted.
+fn series_key(sample: &Sample) -> (&'static str, Vec<(&str, &str)>) {
+    let mut labels: Vec<(&str, &str)> = sample
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    labels.sort_unstable();
+    (sample.suffix, labels)
+}
+
+/// Finishes one collector's families: adds the constant labels (a label the sample already has
+/// wins), merges families of the same name, and drops duplicate series, each drop reported in
+/// `problems`.
+pub(crate) fn finish_collection(
+    families: Vec<MetricFamily>,
+    const_labels: &Labels,
+    problems: &mut Vec<CollectError>,
+) -> Vec<MetricFamily> {
+    let mut merged: Vec<MetricFamily> = Vec::with_capacity(families.len());
+    let mut index_by_name: HashMap<String, usize> = HashMap::with_capacity(families.len());
+    for mut family in families {
+        if !const_labels.is_empty() {
+            for sample in &mut family.samples {
+                for (key, value) in const_labels {
+                    if !sample.labels.iter().any(|(k, _)| k == key) {
+                        sample.labels.push((key.clone(), value.clone()));
+                    }
+                }
+            }
+        }
+        match index_by_name.get(&family.name) {
+            Some(&index) => {
+                let target = &mut merged[index];
+                if target.metric_type != family.metric_type {
+                    problems.push(CollectError::new(
+                        Reason::DuplicateSeries,
+                        format!(
+                            "family {} is produced twice with different types ({} and {}); the second was dropped",
+                            family.name,
+                            target.metric_type.text_name(),
+                            family.metric_type.text_name()
+                        ),
+                    ));
+                    continue;
+                }
+                target.samples.append(&mut family.samples);
+            }
+            None => {
+                index_by_name.insert(family.name.clone(), merged.len());
+                merged.push(family);
+            }
+        }
+    }
+    for family in &mut merged {
+        drop_duplicates(family, problems);
+    }
+    merged
+}
+
+fn drop_duplicates(family: &mut MetricFamily, problems: &mut Vec<CollectError>) {
+    let mut seen = HashSet::with_capacity(family.samples.len());
+    let mut duplicates = Vec::new();
+    for (index, sample) in family.samples.iter().enumerate() {
+        if !seen.insert(series_key(sample)) {
+            duplicates.push(index);
+        }
+    }
+    if duplicates.is_empty() {
+        return;
+    }
+    for &index in &duplicates {
+        let sample = &family.samples[index];
+        problems.push(CollectError::new(
+            Reason::DuplicateSeries,
+            format!(
+                "duplicate series {}{}{{{}}}; the later one was dropped",
+                family.name,
+                sample.suffix,
+                sample
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        ));
+    }
+    let mut index = 0;
+    family.samples.retain(|_| {
+        let keep = duplicates.binary_search(&index).is_err();
+        index += 1;
+        keep
+    });
+}
+
+/// Merges the families of several collectors, in order. A family name that two collectors
+/// produce is merged when the types agree; series already present, and families whose type
+/// disagrees, are dropped and returned as `(collector index, problem)`.
+pub fn merge_families<'a>(
+    per_collector: impl IntoIterator<Item = &'a [MetricFamily]>,
+) -> (Vec<MetricFamily>, Vec<(usize, CollectError)>) {
+    let mut merged: Vec<MetricFamily> = Vec::new();
+    let mut owner: HashMap<&'a str, usize> = HashMap::new();
+    let mut problems = Vec::new();
+    for (collector, families) in per_collector.into_iter().enumerate() {
+        for family in families {
+            match owner.get(family.name.as_str()) {
+                None => {
+                    owner.insert(family.name.as_str(), merged.len());
+                    merged.push(family.clone());
+                }
+                Some(&index) => {
+                    let target = &mut merged[index];
+                    if target.metric_type != family.metric_type {
+                        problems.push((
+                            collector,
+                            CollectError::new(
+                                Reason::DuplicateSeries,
+                                format!(
+                                    "family {} is also produced by another collector with type {}; dropped",
+                                    family.name,
+                                    target.metric_type.text_name()
+                                ),
+                            ),
+                        ));
+                        continue;
+                    }
+                    let existing: HashSet<_> = target.samples.iter().map(series_key).collect();
+                    let mut added = Vec::new();
+                    for sample in &family.samples {
+                        if existing.contains(&series_key(sample)) {
+                            problems.push((
+                                collector,
+                                CollectError::new(
+                                    Reason::DuplicateSeries,
+                                    format!(
+                                        "series of {} collides with another collector's; give the collectors distinguishing `labels:`",
+                                        family.name
+                                    ),
+                                ),
+                            ));
+                        } else {
+                            added.push(sample.clone());
+                        }
+                    }
+                    target.samples.extend(added);
+                }
+            }
+        }
+    }
+    (merged, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{labels, MetricType};
+
+    fn gauge(name: &str, samples: &[(&str, f64)]) -> MetricFamily {
+        let mut family = MetricFamily::new(name, "help", MetricType::Gauge);
+        for (value_label, value) in samples {
+            family.push(labels([("k", value_label)]), *value);
+        }
+        family
+    }
+
+    #[test]
+    fn adds_constant_labels_without_overriding() {
+        let mut problems = Vec::new();
+        let mut family = gauge("a", &[("x", 1.0)]);
+        family.samples[0].labels.push(("pod".into(), "own".into()));
+        let out = finish_collection(
+            vec![family],
+            &labels([("pod", "p1"), ("env", "prod")]),
+            &mut problems,
+        );
+        assert_eq!(
+            out[0].samples[0].labels,
+            labels([("k", "x"), ("pod", "own"), ("env", "prod")])
+        );
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn merges_same_name_and_drops_duplicates() {
+        let mut problems = Vec::new();
+        let out = finish_collection(
+            vec![
+                gauge("a", &[("x", 1.0)]),
+                gauge("a", &[("y", 2.0), ("x", 3.0)]),
+            ],
+            &Vec::new(),
+            &mut problems,
+        );
+        assert_eq!(out.len(), 1);
+        let values: Vec<f64> = out[0].samples.iter().map(|s| s.value).collect();
+        assert_eq!(values, vec![1.0, 2.0]);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].reason, Reason::DuplicateSeries);
+    }
+
+    #[test]
+    fn across_collectors_collisions_are_reported_against_the_later() {
+        let first = vec![gauge("a", &[("x", 1.0)])];
+        let second = vec![gauge("a", &[("x", 5.0), ("z", 2.0)])];
+        let (merged, problems) = merge_families([first.as_slice(), second.as_slice()]);
+        assert_eq!(merged[0].samples.len(), 2);
+        assert_eq!(merged[0].samples[0].value, 1.0);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].0, 1);
+    }
+}

@@ -1,0 +1,399 @@
+//! The scrape planner: runs the collectors concurrently with deadlines, shares one collection in
+//! flight between concurrent scrapes, reuses results younger than `global.min_interval`, drops
+//! and counts duplicate series, and keeps what the status page and the self-metrics show.
+
+mod merge;
+pub mod self_metrics;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use futures::future::{BoxFuture, FutureExt, Shared};
+use tokio::time::Instant;
+
+use crate::collector::{CollectError, Collector, Context, Reason};
+use crate::config::{ConfigError, LoadedConfig};
+use crate::kinds;
+use crate::model::{Labels, MetricFamily};
+
+pub use merge::merge_families;
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it (the data here are
+/// plain counters and caches that stay consistent).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Counters that outlive config reloads, so that a reload does not reset them.
+#[derive(Debug, Default)]
+pub struct Counters {
+    errors: Mutex<BTreeMap<(String, &'static str, Reason), u64>>,
+    target_requests: Mutex<BTreeMap<(String, &'static str), Arc<AtomicU64>>>,
+    scrapes: Mutex<BTreeMap<u16, u64>>,
+}
+
+impl Counters {
+    /// Adds one error of `reason` for a collector.
+    pub fn count_error(&self, collector: &str, kind: &'static str, reason: Reason) {
+        *lock(&self.errors)
+            .entry((collector.to_string(), kind, reason))
+            .or_default() += 1;
+    }
+
+    /// Errors per `(collector, kind, reason)`.
+    pub fn errors(&self) -> BTreeMap<(String, &'static str, Reason), u64> {
+        lock(&self.errors).clone()
+    }
+
+    /// The request counter of a collector, created at zero on first use.
+    pub fn target_requests(&self, collector: &str, kind: &'static str) -> Arc<AtomicU64> {
+        lock(&self.target_requests)
+            .entry((collector.to_string(), kind))
+            .or_default()
+            .clone()
+    }
+
+    /// Requests per `(collector, kind)`.
+    pub fn all_target_requests(&self) -> BTreeMap<(String, &'static str), u64> {
+        lock(&self.target_requests)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Counts one answered scrape with its status code.
+    pub fn count_scrape(&self, code: u16) {
+        *lock(&self.scrapes).entry(code).or_default() += 1;
+    }
+
+    /// Scrapes per status code.
+    pub fn scrapes(&self) -> BTreeMap<u16, u64> {
+        lock(&self.scrapes).clone()
+    }
+}
+
+/// The result of one collection of one collector.
+#[derive(Debug)]
+pub struct Outcome {
+    /// When it finished.
+    pub finished_at: Instant,
+    /// When it finished, wall clock, for the status page.
+    pub finished_wall: SystemTime,
+    /// How long it took.
+    pub duration: Duration,
+    /// Its families, with constant labels added and duplicates dropped.
+    pub families: Vec<MetricFamily>,
+    /// The error that made it fail, if it failed.
+    pub error: Option<CollectError>,
+    /// Partial problems (it stayed up).
+    pub problems: Vec<CollectError>,
+}
+
+impl Outcome {
+    /// True when the collection succeeded.
+    pub fn up(&self) -> bool {
+        self.error.is_none()
+    }
+
+    /// The number of samples it produced.
+    pub fn series(&self) -> usize {
+        self.families.iter().map(|f| f.samples.len()).sum()
+    }
+
+    fn failed(error: CollectError, duration: Duration) -> Outcome {
+        Outcome {
+            finished_at: Instant::now(),
+            finished_wall: SystemTime::now(),
+            duration,
+            families: Vec::new(),
+            error: Some(error),
+            problems: Vec::new(),
+        }
+    }
+}
+
+type Flight = Shared<BoxFuture<'static, Arc<Outcome>>>;
+
+/// A built collector with its schedule state.
+pub struct CollectorEntry {
+    /// Its unique name.
+    pub name: String,
+    /// Its kind (`process`, `http_text`, …).
+    pub kind: &'static str,
+    /// What it reads (no secrets).
+    pub target: String,
+    /// Notes for the status page and `check`.
+    pub notes: Vec<String>,
+    /// Its own upper bound for a collection.
+    pub timeout: Duration,
+    /// Collector labels, then global labels.
+    pub const_labels: Labels,
+    collector: Arc<dyn Collector>,
+    counters: Arc<Counters>,
+    requests: Arc<AtomicU64>,
+    in_flight: Mutex<Option<Flight>>,
+    last: Mutex<Option<Arc<Outcome>>>,
+    last_error: Mutex<Option<(SystemTime, String)>>,
+}
+
+impl CollectorEntry {
+    /// The most recent finished collection.
+    pub fn last(&self) -> Option<Arc<Outcome>> {
+        lock(&self.last).clone()
+    }
+
+    /// The most recent failure (even if a later collection succeeded), with its time.
+    pub fn last_error(&self) -> Option<(SystemTime, String)> {
+        lock(&self.last_error).clone()
+    }
+
+    /// Runs one collection, bounded by `deadline`, and records its outcome.
+    async fn run(self: Arc<Self>, deadline: Instant) -> Arc<Outcome> {
+        let started = Instant::now();
+        let ctx = Context {
+            deadline,
+            target_requests: self.requests.clone(),
+        };
+        let result = tokio::time::timeout_at(deadline, self.collector.collect(&ctx)).await;
+        let duration = started.elapsed();
+        let outcome = match result {
+            Ok(Ok(collection)) => {
+                let mut problems = collection.problems;
+                let families = merge::finish_collection(
+                    collection.families,
+                    &self.const_labels,
+                    &mut problems,
+                );
+                Outcome {
+                    finished_at: Instant::now(),
+                    finished_wall: SystemTime::now(),
+                    duration,
+                    families,
+                    error: None,
+                    problems,
+                }
+            }
+            Ok(Err(error)) => Outcome::failed(error, duration),
+            Err(_) => Outcome::failed(
+                CollectError::new(
+                    Reason::Timeout,
+                    format!("no answer within {:.3}s", duration.as_secs_f64()),
+                ),
+                duration,
+            ),
+        };
+        self.record(&outcome);
+        let outcome = Arc::new(outcome);
+        *lock(&self.last) = Some(outcome.clone());
+        *lock(&self.in_flight) = None;
+        outcome
+    }
+
+    fn record(&self, outcome: &Outcome) {
+        if let Some(error) = &outcome.error {
+            self.counters
+                .count_error(&self.name, self.kind, error.reason);
+            tracing::warn!(collector = %self.name, kind = self.kind, reason = %error.reason, "collection failed: {}", error.message);
+            *lock(&self.last_error) = Some((outcome.finished_wall, error.message.clone()));
+        }
+        for problem in &outcome.problems {
+            self.counters
+                .count_error(&self.name, self.kind, problem.reason);
+            tracing::debug!(collector = %self.name, reason = %problem.reason, "{}", problem.message);
+        }
+        if let Some(problem) = outcome.problems.first() {
+            let more = outcome.problems.len() - 1;
+            let message = if more > 0 {
+                format!("{} (and {more} more)", problem.message)
+            } else {
+                problem.message.clone()
+            };
+            *lock(&self.last_error) = Some((outcome.finished_wall, message));
+        }
+    }
+
+    /// The outcome for a scrape: a fresh-enough cached one, the one in flight, or a new one.
+    async fn outcome_for_scrape(
+        self: &Arc<Self>,
+        scrape_deadline: Instant,
+        min_interval: Duration,
+    ) -> Arc<Outcome> {
+        if !min_interval.is_zero() {
+            if let Some(last) = self.last() {
+                if last.finished_at.elapsed() < min_interval {
+                    return last;
+                }
+            }
+        }
+        let flight = {
+            let mut in_flight = lock(&self.in_flight);
+            match in_flight.as_ref() {
+                Some(flight) => flight.clone(),
+                None => {
+                    let deadline = scrape_deadline.min(Instant::now() + self.timeout);
+                    let task = tokio::spawn(self.clone().run(deadline));
+                    let timeout = self.timeout;
+                    let flight = async move {
+                        task.await.unwrap_or_else(|e| {
+                            Arc::new(Outcome::failed(
+                                CollectError::new(
+                                    Reason::Parse,
+                                    format!("the collector crashed: {e}"),
+                                ),
+                                timeout,
+                            ))
+                        })
+                    }
+                    .boxed()
+                    .shared();
+                    *in_flight = Some(flight.clone());
+                    flight
+                }
+            }
+        };
+        match tokio::time::timeout_at(scrape_deadline, flight).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                self.counters
+                    .count_error(&self.name, self.kind, Reason::Timeout);
+                Arc::new(Outcome::failed(
+                    CollectError::new(
+                        Reason::Timeout,
+                        "the scrape's deadline passed before the collection finished",
+                    ),
+                    Duration::ZERO,
+                ))
+            }
+        }
+    }
+}
+
+/// A collector named in the config but switched off.
+#[derive(Debug, Clone)]
+pub struct DisabledCollector {
+    /// Its name.
+    pub name: String,
+    /// Its kind, as written.
+    pub kind: String,
+}
+
+/// The collectors of one loaded config.
+pub struct Engine {
+    /// The enabled collectors, in config order.
+    pub collectors: Vec<Arc<CollectorEntry>>,
+    /// Collectors with `enabled: false`.
+    pub disabled: Vec<DisabledCollector>,
+    /// `global.min_interval`.
+    pub min_interval: Duration,
+    /// `global.scrape_timeout`.
+    pub scrape_timeout: Duration,
+}
+
+impl Engine {
+    /// Builds every enabled collector of `config`; the first one that cannot be built is the
+    /// error, pointing at its definition.
+    pub fn build(config: &LoadedConfig, counters: Arc<Counters>) -> Result<Engine, ConfigError> {
+        let global_labels: Labels = config
+            .global
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut collectors = Vec::new();
+        let mut disabled = Vec::new();
+        for (index, loaded) in config.collectors.iter().enumerate() {
+            let cfg = &loaded.config;
+            if cfg.enabled == Some(false) {
+                disabled.push(DisabledCollector {
+                    name: cfg.name.clone(),
+                    kind: cfg.kind.clone().unwrap_or_default(),
+                });
+                continue;
+            }
+            let (kind, collector) = kinds::build(loaded)
+                .map_err(|message| config.error_at_collector(index, message))?;
+            let mut const_labels: Labels = cfg
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (key, value) in &global_labels {
+                if !cfg.labels.contains_key(key) {
+                    const_labels.push((key.clone(), value.clone()));
+                }
+            }
+            collectors.push(Arc::new(CollectorEntry {
+                name: cfg.name.clone(),
+                kind: kind.name,
+                target: collector.target(),
+                notes: collector.notes(),
+                timeout: cfg.timeout.map_or(config.global.scrape_timeout.0, |t| t.0),
+                const_labels,
+                requests: counters.target_requests(&cfg.name, kind.name),
+                counters: counters.clone(),
+                collector,
+                in_flight: Mutex::new(None),
+                last: Mutex::new(None),
+                last_error: Mutex::new(None),
+            }));
+        }
+        Ok(Engine {
+            collectors,
+            disabled,
+            min_interval: config.global.min_interval.0,
+            scrape_timeout: config.global.scrape_timeout.0,
+        })
+    }
+
+    /// Collects every collector concurrently, answering by `deadline` with whatever finished.
+    pub async fn collect(&self, deadline: Instant) -> Vec<(Arc<CollectorEntry>, Arc<Outcome>)> {
+        let runs = self.collectors.iter().map(|entry| {
+            let entry = entry.clone();
+            async move {
+                let outcome = entry.outcome_for_scrape(deadline, self.min_interval).await;
+                (entry, outcome)
+            }
+        });
+        futures::future::join_all(runs).await
+    }
+}
+
+/// The deadline for a scrape: the `X-Prometheus-Scrape-Timeout-Seconds` value less a safety
+/// margin (a tenth, at least 100 ms, so that encoding and sending fit), capped by
+/// `scrape_timeout`.
+pub fn scrape_deadline(
+    now: Instant,
+    header_seconds: Option<f64>,
+    scrape_timeout: Duration,
+) -> Instant {
+    let budget = match header_seconds {
+        Some(seconds) if seconds.is_finite() && seconds > 0.0 => {
+            let margin = (seconds * 0.1).max(0.1);
+            Duration::from_secs_f64((seconds - margin).max(0.05)).min(scrape_timeout)
+        }
+        _ => scrape_timeout,
+    };
+    now + budget
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_leaves_a_margin_below_the_header() {
+        let now = Instant::now();
+        let d = scrape_deadline(now, Some(1.0), Duration::from_secs(5));
+        assert_eq!(d - now, Duration::from_millis(900));
+        let d = scrape_deadline(now, Some(30.0), Duration::from_secs(5));
+        assert_eq!(d - now, Duration::from_secs(5));
+        let d = scrape_deadline(now, None, Duration::from_secs(5));
+        assert_eq!(d - now, Duration::from_secs(5));
+        let d = scrape_deadline(now, Some(f64::NAN), Duration::from_secs(2));
+        assert_eq!(d - now, Duration::from_secs(2));
+    }
+}

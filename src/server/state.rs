@@ -1,0 +1,124 @@
+//! What the server shares between requests: the running engine, swapped whole on reload.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::{self, ConfigError};
+use crate::scrape::self_metrics::ReloadState;
+use crate::scrape::{lock, Counters, Engine};
+
+/// The server's shared state.
+pub struct AppState {
+    /// The config file, `None` for the embedded default.
+    pub config_path: Option<PathBuf>,
+    /// Where the metrics are served (`--web.telemetry-path`).
+    pub telemetry_path: String,
+    /// Counters that outlive reloads.
+    pub counters: Arc<Counters>,
+    engine: RwLock<Option<Arc<Engine>>>,
+    reload: Mutex<ReloadState>,
+    last_reload_error: Mutex<Option<String>>,
+    fingerprint: Mutex<u64>,
+}
+
+impl AppState {
+    /// A state with no config loaded yet (not ready).
+    pub fn new(config_path: Option<PathBuf>, telemetry_path: String) -> Self {
+        AppState {
+            config_path,
+            telemetry_path,
+            counters: Arc::new(Counters::default()),
+            engine: RwLock::new(None),
+            reload: Mutex::new(ReloadState::default()),
+            last_reload_error: Mutex::new(None),
+            fingerprint: Mutex::new(0),
+        }
+    }
+
+    /// The running engine, `None` before the first successful load.
+    pub fn engine(&self) -> Option<Arc<Engine>> {
+        self.engine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The reload state for the self-metrics.
+    pub fn reload_state(&self) -> ReloadState {
+        *lock(&self.reload)
+    }
+
+    /// Why the last reload failed, if it did.
+    pub fn last_reload_error(&self) -> Option<String> {
+        lock(&self.last_reload_error).clone()
+    }
+
+    /// Loads and builds the config and swaps it in. A config that fails is refused: the running
+    /// one stays and the failure is recorded.
+    pub fn reload(&self) -> Result<usize, ConfigError> {
+        *lock(&self.fingerprint) = fingerprint(self.config_path.as_deref());
+        let result = config::load(self.config_path.as_deref())
+            .and_then(|loaded| Engine::build(&loaded, self.counters.clone()));
+        let mut reload = lock(&self.reload);
+        match result {
+            Ok(engine) => {
+                let count = engine.collectors.len();
+                *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(engine));
+                reload.last_successful = true;
+                reload.last_success_timestamp = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                *lock(&self.last_reload_error) = None;
+                tracing::info!(collectors = count, "configuration loaded");
+                Ok(count)
+            }
+            Err(error) => {
+                reload.last_successful = false;
+                *lock(&self.last_reload_error) = Some(error.to_string());
+                tracing::error!("configuration refused, the previous one keeps running: {error}");
+                Err(error)
+            }
+        }
+    }
+
+    /// Reloads when the config file or an included file changed since the last load attempt.
+    /// Content is compared, not modification times, so a Kubernetes ConfigMap's symlink swap
+    /// counts as a change and a touch does not.
+    pub fn reload_if_changed(&self) {
+        if self.config_path.is_none() {
+            return;
+        }
+        let now = fingerprint(self.config_path.as_deref());
+        if now != *lock(&self.fingerprint) {
+            tracing::info!("configuration files changed, reloading");
+            let _ = self.reload();
+        }
+    }
+}
+
+/// A hash of the config file's bytes and of every file its `include:` patterns match now.
+fn fingerprint(path: Option<&Path>) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let Some(path) = path else { return 0 };
+    let bytes = std::fs::read(path).unwrap_or_default();
+    bytes.hash(&mut hasher);
+    let includes = serde_yaml::from_slice::<serde_yaml::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("include").and_then(|i| i.as_sequence()).cloned())
+        .unwrap_or_default();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for pattern in includes.iter().filter_map(|p| p.as_str()) {
+        let full = dir.join(pattern).to_string_lossy().to_string();
+        let mut matched: Vec<PathBuf> = glob::glob(&full)
+            .map(|paths| paths.filter_map(Result::ok).collect())
+            .unwrap_or_default();
+        matched.sort();
+        for file in matched {
+            file.hash(&mut hasher);
+            std::fs::read(&file).unwrap_or_default().hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
