@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs, idempotently: the real servers the integration tests
+# start, the peer exporters they are compared with, and the tools that check the artefacts.
+# Packages already installed are not touched; nothing is downloaded when all are present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # servers the integration tests start on 127.0.0.1
+  nginx apache2 php-fpm redis-server redis-tools memcached haproxy libfcgi-bin
+  # Prometheus itself (promtool, end-to-end test) and pages used as pass-through fixtures
+  prometheus prometheus-node-exporter prometheus-pushgateway
+  # the peer exporters the compatibility tests run side by side
+  prometheus-nginx-exporter prometheus-apache-exporter prometheus-process-exporter
+  prometheus-redis-exporter prometheus-haproxy-exporter prometheus-blackbox-exporter
+  # tools the tests call
+  openssl curl unzip python3 procps
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "installing test dependencies: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: installing ${missing[*]} needs root (apt-get install)" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  # Debian starts daemons on install; the tests start their own instances on free ports.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ -x scripts/install-helm.sh ]; then
+  scripts/install-helm.sh
+fi
