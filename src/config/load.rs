@@ -403,6 +403,15 @@ fn validate(config: &LoadedConfig) -> Result<(), ConfigError> {
                 ),
             });
         }
+        if let Some(other) = colliding_collector(config, index) {
+            return Err(config.error_at_collector(
+                index,
+                format!(
+                    "collectors `{other}` and `{name}` would emit the same series (same {} and the same labels); give them distinguishing `labels:`, e.g. labels: {{instance: {name}}}",
+                    collector.config.preset.as_ref().map_or("kind".to_string(), |p| format!("preset `{p}`"))
+                ),
+            ));
+        }
         for label in collector.config.labels.keys() {
             if !is_valid_label_name(label) {
                 return Err(config.error_at_collector(
@@ -413,6 +422,31 @@ fn validate(config: &LoadedConfig) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// An earlier enabled collector whose series would collide with collector `index`'s: both use
+/// the same preset (or are both `process` collectors) with the same constant labels.
+fn colliding_collector(config: &LoadedConfig, index: usize) -> Option<&str> {
+    let this = &config.collectors[index].config;
+    let family_source = |c: &CollectorConfig| match (&c.preset, c.kind.as_deref()) {
+        (Some(preset), _) => Some(format!("preset {preset}")),
+        (None, Some("process")) => Some("process".to_string()),
+        _ => None,
+    };
+    let enabled = |c: &CollectorConfig| c.enabled != Some(false);
+    let source = family_source(this)?;
+    if !enabled(this) {
+        return None;
+    }
+    config.collectors[..index]
+        .iter()
+        .map(|c| &c.config)
+        .find(|other| {
+            enabled(other)
+                && family_source(other).as_ref() == Some(&source)
+                && other.labels == this.labels
+        })
+        .map(|other| other.name.as_str())
 }
 
 /// True for `[a-zA-Z_][a-zA-Z0-9_-]*`.
@@ -570,6 +604,20 @@ mod tests {
         let err = load(Some(&main)).unwrap_err();
         assert!(err.file.ends_with("conf.d/b.yaml"), "{err}");
         assert_eq!(err.line, 3);
+    }
+
+    #[test]
+    fn two_process_collectors_without_distinguishing_labels_are_refused() {
+        let text = "collectors:\n  - name: a\n    kind: process\n  - name: b\n    kind: process\n";
+        let err = load_text(text).unwrap_err();
+        assert!(
+            err.message
+                .contains("`a` and `b` would emit the same series"),
+            "{err}"
+        );
+        assert_eq!(err.line, 4);
+        let text = "collectors:\n  - name: a\n    kind: process\n  - name: b\n    kind: process\n    labels: {app: b}\n";
+        assert!(load_text(text).is_ok());
     }
 
     #[test]

@@ -199,7 +199,6 @@ struct SelfStats {
 /// Linux reports times in /proc in clock ticks of 1/100 s on every architecture we ship for
 /// (USER_HZ is fixed at 100 in the kernel ABI).
 const TICKS_PER_SECOND: f64 = 100.0;
-const PAGE_SIZE: f64 = 4096.0;
 
 fn read_self() -> Option<SelfStats> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -216,7 +215,15 @@ fn read_self() -> Option<SelfStats> {
     let stime = field(12)?;
     let start_ticks = field(19)?;
     let virtual_bytes = field(20)?;
-    let rss_pages = field(21)?;
+    // Resident size from /proc/self/status (kB), which does not depend on the page size.
+    let resident_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            })
+        })?;
     let boot_time = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
         s.lines().find_map(|l| {
             l.strip_prefix("btime ")
@@ -240,7 +247,7 @@ fn read_self() -> Option<SelfStats> {
         });
     Some(SelfStats {
         cpu_seconds: (utime + stime) / TICKS_PER_SECOND,
-        resident_bytes: rss_pages * PAGE_SIZE,
+        resident_bytes: resident_kib * 1024.0,
         virtual_bytes,
         start_time_seconds: boot_time + start_ticks / TICKS_PER_SECOND,
         open_fds,
