@@ -6,6 +6,8 @@
 # reads from: the templates read .Values.metricsSidecar of the application chart and fill every
 # key missing there from these defaults (embedded in templates/_defaults.tpl, kept equal to this
 # file by scripts/sync-chart.py). Copy the keys you want to change into your chart's values.yaml.
+
+# The metrics sidecar. Comments starting with "--" document a value (with everything below it).
 metricsSidecar:
   # -- Add the sidecar to the pod. When false, the library's templates render nothing at all.
   enabled: false
@@ -13,6 +15,7 @@ metricsSidecar:
   containerName: sidecar-exporter
   # -- Overrides the base name of the objects the library creates (default: "<release>-<chart>").
   fullnameOverride: ""
+  # Image of the sidecar.
   image:
     # -- Image repository.
     repository: sidecar-exporter
@@ -61,6 +64,7 @@ metricsSidecar:
       drop: [ALL]
     seccompProfile:
       type: RuntimeDefault
+  # Liveness probe of the container (GET /-/healthy).
   livenessProbe:
     # -- Seconds between liveness checks of /-/healthy.
     periodSeconds: 10
@@ -68,6 +72,7 @@ metricsSidecar:
     timeoutSeconds: 2
     # -- Failed checks before the container is restarted.
     failureThreshold: 3
+  # Readiness probe of the container (GET /-/ready: 503 until a valid config is loaded).
   readinessProbe:
     # -- Seconds between readiness checks of /-/ready.
     periodSeconds: 5
@@ -94,6 +99,7 @@ metricsSidecar:
   # -- Selector of the ServiceMonitor / PodMonitor; default: the app.kubernetes.io/name and
   # app.kubernetes.io/instance labels of the including chart (as "helm create" sets them).
   selectorLabels: {}
+  # prometheus-operator ServiceMonitor for the sidecar's Service port.
   serviceMonitor:
     # -- Create a prometheus-operator ServiceMonitor (needs the Service port; see README).
     enabled: false
@@ -109,6 +115,7 @@ metricsSidecar:
     relabelings: []
     # -- metricRelabelings of the endpoint.
     metricRelabelings: []
+  # prometheus-operator PodMonitor for the sidecar's container port.
   podMonitor:
     # -- Create a prometheus-operator PodMonitor (scrapes the pod port directly, no Service needed).
     enabled: false
@@ -124,6 +131,7 @@ metricsSidecar:
     relabelings: []
     # -- metricRelabelings of the endpoint.
     metricRelabelings: []
+  # Grafana dashboards as ConfigMaps for Grafana's dashboard sidecar.
   dashboards:
     # -- Create one ConfigMap per Grafana dashboard, for Grafana's dashboard sidecar.
     enabled: false
