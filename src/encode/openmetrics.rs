@@ -111,8 +111,15 @@ pub(super) fn write_family(out: &mut Vec<u8>, family: &MetricFamily) {
         out.push(b'\n');
     }
 
+    // Worked out once: most samples have no suffix, and this runs for every series.
+    let unsuffixed = openmetrics_suffix(metric_type, "");
     for sample in &family.samples {
-        let Some(suffix) = openmetrics_suffix(metric_type, sample.suffix) else {
+        let suffix = if sample.suffix.is_empty() {
+            unsuffixed
+        } else {
+            openmetrics_suffix(metric_type, sample.suffix)
+        };
+        let Some(suffix) = suffix else {
             continue;
         };
         out.extend_from_slice(family_name_bytes);

@@ -29,6 +29,7 @@ pub(super) fn write_family(out: &mut Vec<u8>, family: &MetricFamily) {
 
     for sample in &family.samples {
         let suffix = match (family.metric_type, sample.suffix) {
+            (_, "") => "",
             (_, "_created") => continue,
             (MetricType::Gaugehistogram, "_gsum") => "_sum",
             (MetricType::Gaugehistogram, "_gcount") => "_count",
