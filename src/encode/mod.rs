@@ -1,4 +1,48 @@
 //! Encoders: text format 0.0.4 and OpenMetrics 1.0, and content negotiation.
+//!
+//! The exposition is written by hand into a byte buffer. prometheus-client's encoder only
+//! encodes its own registry types (metrics registered ahead of time with a fixed shape), while
+//! the families here are built anew on every scrape from whatever the app answered, so there is
+//! nothing for it to encode without copying every series into its types first.
+//!
+//! Label values are written exactly as the collectors give them, `le` and `quantile` included:
+//! the series keep the label values of the exporters they replace, in both formats.
+//!
+//! ```
+//! use sidecar_exporter::encode::{encode, Format};
+//! use sidecar_exporter::model::{labels, MetricFamily, MetricType};
+//!
+//! let requests = MetricFamily::new("nginx_http_requests_total", "Total http requests", MetricType::Counter)
+//!     .with_sample(labels([("path", "/a\"b")]), 42.0);
+//! let mut text = Vec::new();
+//! encode(&[requests.clone()], Format::Text, &mut text);
+//! assert_eq!(
+//!     String::from_utf8(text).unwrap(),
+//!     concat!(
+//!         "# HELP nginx_http_requests_total Total http requests\n",
+//!         "# TYPE nginx_http_requests_total counter\n",
+//!         "nginx_http_requests_total{path=\"/a\\\"b\"} 42\n",
+//!     )
+//! );
+//! let mut openmetrics = Vec::new();
+//! encode(&[requests], Format::OpenMetrics, &mut openmetrics);
+//! assert_eq!(
+//!     String::from_utf8(openmetrics).unwrap(),
+//!     concat!(
+//!         "# HELP nginx_http_requests Total http requests\n",
+//!         "# TYPE nginx_http_requests counter\n",
+//!         "nginx_http_requests_total{path=\"/a\\\"b\"} 42\n",
+//!         "# EOF\n",
+//!     )
+//! );
+//! ```
+
+mod escape;
+mod negotiate;
+mod openmetrics;
+mod text;
+
+pub use negotiate::{gzip_accepted, negotiate};
 
 use crate::model::MetricFamily;
 
@@ -21,10 +65,26 @@ impl Format {
     }
 }
 
-/// Picks the format from an `Accept` header (stub: always text).
-pub fn negotiate(_accept: Option<&str>) -> Format {
-    Format::Text
+/// Appends `families` to `out` in `format`, in the order given. Families without samples are
+/// skipped; OpenMetrics output always ends with `# EOF`, even when nothing else was written.
+///
+/// The families should have unique names (the scrape engine merges them): both formats require
+/// all samples of a family to be written together.
+pub fn encode(families: &[MetricFamily], format: Format, out: &mut Vec<u8>) {
+    match format {
+        Format::Text => {
+            for family in families {
+                text::write_family(out, family);
+            }
+        }
+        Format::OpenMetrics => {
+            for family in families {
+                openmetrics::write_family(out, family);
+            }
+            out.extend_from_slice(openmetrics::EOF_LINE);
+        }
+    }
 }
 
-/// Writes `families` in `format` to `out` (stub).
-pub fn encode(_families: &[MetricFamily], _format: Format, _out: &mut Vec<u8>) {}
+#[cfg(test)]
+mod tests;
