@@ -77,7 +77,9 @@ impl AppState {
             Err(error) => {
                 reload.last_successful = false;
                 *lock(&self.last_reload_error) = Some(error.to_string());
-                tracing::error!("configuration refused, the previous one keeps running: {error}");
+                if self.engine().is_some() {
+                    tracing::error!("configuration refused, the previous one keeps running: {error}");
+                }
                 Err(error)
             }
         }
