@@ -11,6 +11,8 @@ WORKDIR /build
 # Dependencies first, against placeholder sources, so that this layer is rebuilt only when
 # Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
+# The [[bench]] targets named in Cargo.toml must exist for cargo to read the manifest.
+COPY benches ./benches
 RUN mkdir -p src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
