@@ -78,7 +78,9 @@ impl AppState {
                 reload.last_successful = false;
                 *lock(&self.last_reload_error) = Some(error.to_string());
                 if self.engine().is_some() {
-                    tracing::error!("configuration refused, the previous one keeps running: {error}");
+                    tracing::error!(
+                        "configuration refused, the previous one keeps running: {error}"
+                    );
                 }
                 Err(error)
             }

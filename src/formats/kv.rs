@@ -1,0 +1,389 @@
+//! `format: kv`: one `key<separator>value` pair per line, as written by Apache's
+//! `server-status?auto` (`Total Accesses: 123`), Redis `INFO` (`connected_clients:1`) and
+//! memcached `stats` (`STAT pid 123`).
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::collector::CollectError;
+
+use super::{parse_error, utf8};
+
+/// Options of `format: {type: kv, …}`.
+///
+/// The result is a JSON object from key to value, every value a string as written
+/// (`{"Total Accesses": "123"}`); later lines with a key already seen are ignored (the first one
+/// wins). Lines end with `\n` or `\r\n`; empty lines are skipped.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "RawKvConfig")]
+pub struct KvConfig {
+    /// Separates the key from the value; the first occurrence on a line counts, so the value may
+    /// contain it (`CurrentTime: 12:00:00`). Default `":"`; memcached needs `" "`.
+    pub separator: String,
+    /// Stripped from the start of every line before it is split; lines without it are treated
+    /// as lines without a separator. Example: `"STAT "` for memcached.
+    pub line_prefix: Option<String>,
+    /// Lines starting with this are comments and skipped (with `sections: true` they name a
+    /// section). Example: `"#"` for Redis.
+    pub comment_prefix: Option<String>,
+    /// A line equal to this (after trimming) ends the answer; what follows is ignored.
+    /// Example: `"END"` for memcached.
+    pub terminator_line: Option<String>,
+    /// Comment lines start sections: Redis' `# Server` puts the keys after it into
+    /// `{"Server": {…}}`, so paths read `{ .Clients.connected_clients }` and
+    /// `{ .Keyspace.* }` walks the databases. Keys before the first section stay at the top level.
+    /// There is no additional flat view: leave this `false` (the default) to get every key at
+    /// the top level instead. Needs `comment_prefix`.
+    pub sections: bool,
+    /// Removes whitespace around keys and values (default `true`).
+    pub trim: bool,
+    /// Lines without the separator (Apache's first line is the bare host name; a Redis reply
+    /// starts with `$1234`) are skipped instead of failing the collection. Default `false`.
+    pub skip_invalid_lines: bool,
+    /// Splits values that are themselves lists of pairs, such as Redis'
+    /// `db0:keys=1,expires=0,avg_ttl=0`, into objects: `{"db0": {"keys": "1", …}}`. A value is
+    /// split only when every part contains `kv`; other values stay strings.
+    pub split_values: Option<SplitValues>,
+}
+
+/// `split_values:` of the `kv` format.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SplitValues {
+    /// Separates the pairs inside a value (default `","`).
+    #[serde(default = "default_pairs")]
+    pub pairs: String,
+    /// Separates key from value inside a pair (default `"="`).
+    #[serde(default = "default_pair_kv")]
+    pub kv: String,
+}
+
+fn default_pairs() -> String {
+    ",".to_string()
+}
+
+fn default_pair_kv() -> String {
+    "=".to_string()
+}
+
+fn default_separator() -> String {
+    ":".to_string()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for KvConfig {
+    fn default() -> Self {
+        KvConfig {
+            separator: default_separator(),
+            line_prefix: None,
+            comment_prefix: None,
+            terminator_line: None,
+            sections: false,
+            trim: true,
+            skip_invalid_lines: false,
+            split_values: None,
+        }
+    }
+}
+
+/// The YAML shape, checked by `TryFrom` into [`KvConfig`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKvConfig {
+    #[serde(default = "default_separator")]
+    separator: String,
+    line_prefix: Option<String>,
+    comment_prefix: Option<String>,
+    terminator_line: Option<String>,
+    #[serde(default)]
+    sections: bool,
+    #[serde(default = "default_true")]
+    trim: bool,
+    #[serde(default)]
+    skip_invalid_lines: bool,
+    split_values: Option<SplitValues>,
+}
+
+impl TryFrom<RawKvConfig> for KvConfig {
+    type Error = String;
+
+    fn try_from(raw: RawKvConfig) -> Result<Self, String> {
+        if raw.separator.is_empty() {
+            return Err("`separator` must not be empty".into());
+        }
+        if raw.sections && raw.comment_prefix.as_deref().unwrap_or("").is_empty() {
+            return Err(
+                "`sections: true` needs `comment_prefix` (the start of a section line, e.g. \"#\")"
+                    .into(),
+            );
+        }
+        if matches!(raw.comment_prefix.as_deref(), Some("")) {
+            return Err("`comment_prefix` must not be empty".into());
+        }
+        if let Some(split) = &raw.split_values {
+            if split.pairs.is_empty() || split.kv.is_empty() {
+                return Err("`split_values.pairs` and `split_values.kv` must not be empty".into());
+            }
+        }
+        Ok(KvConfig {
+            separator: raw.separator,
+            line_prefix: raw.line_prefix.filter(|p| !p.is_empty()),
+            comment_prefix: raw.comment_prefix,
+            terminator_line: raw.terminator_line,
+            sections: raw.sections,
+            trim: raw.trim,
+            skip_invalid_lines: raw.skip_invalid_lines,
+            split_values: raw.split_values,
+        })
+    }
+}
+
+/// Parses key/value lines into an object (see [`KvConfig`] for the shape).
+pub fn parse(config: &KvConfig, body: &[u8]) -> Result<Value, CollectError> {
+    let text = utf8(body)?;
+    let mut top = Map::new();
+    // With `sections: true`, the name of the section being filled (None: the top level).
+    let mut section: Option<String> = None;
+    for (index, raw_line) in text.split('\n').enumerate() {
+        let line_no = index + 1;
+        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+        if let Some(end) = &config.terminator_line {
+            if line.trim() == end {
+                break;
+            }
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(comment) = &config.comment_prefix {
+            if let Some(rest) = line.strip_prefix(comment.as_str()) {
+                if config.sections {
+                    let name = rest.trim().to_string();
+                    if !top.contains_key(&name) {
+                        top.insert(name.clone(), Value::Object(Map::new()));
+                    }
+                    section = Some(name);
+                }
+                continue;
+            }
+        }
+        let Some((key, value)) = split_line(config, line) else {
+            if config.skip_invalid_lines {
+                continue;
+            }
+            return Err(parse_error(format!(
+                "line {line_no} has no {:?} separator: {:?}",
+                config.separator,
+                shorten(line)
+            )));
+        };
+        let value = match &config.split_values {
+            Some(split) => split_value(split, value, config.trim),
+            None => Value::String(value.to_string()),
+        };
+        let target = match &section {
+            // The section entry is an object unless a plain key took its name first.
+            Some(name) => match top.get_mut(name) {
+                Some(Value::Object(map)) => map,
+                _ => &mut top,
+            },
+            None => &mut top,
+        };
+        target.entry(key.to_string()).or_insert(value);
+    }
+    Ok(Value::Object(top))
+}
+
+/// Splits one line into key and value, or None when it has no separator.
+fn split_line<'a>(config: &KvConfig, line: &'a str) -> Option<(&'a str, &'a str)> {
+    let line = match &config.line_prefix {
+        Some(prefix) => line.strip_prefix(prefix.as_str())?,
+        None => line,
+    };
+    let (key, value) = line.split_once(config.separator.as_str())?;
+    if config.trim {
+        Some((key.trim(), value.trim()))
+    } else {
+        Some((key, value))
+    }
+}
+
+/// `keys=1,expires=0` → `{"keys": "1", "expires": "0"}` when every part is a pair.
+fn split_value(split: &SplitValues, value: &str, trim: bool) -> Value {
+    let mut object = Map::new();
+    for part in value.split(split.pairs.as_str()) {
+        let Some((k, v)) = part.split_once(split.kv.as_str()) else {
+            return Value::String(value.to_string());
+        };
+        let (k, v) = if trim { (k.trim(), v.trim()) } else { (k, v) };
+        object
+            .entry(k.to_string())
+            .or_insert_with(|| Value::String(v.to_string()));
+    }
+    Value::Object(object)
+}
+
+/// A line cut to a length fit for an error message.
+pub(crate) fn shorten(line: &str) -> String {
+    const MAX: usize = 60;
+    match line.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::Reason;
+    use serde_json::json;
+
+    fn config(yaml: &str) -> KvConfig {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn apache_event() {
+        let body = include_bytes!("../../tests/fixtures/raw/apache_status_auto_event.txt");
+        // The first line is the bare host name.
+        let e = parse(&KvConfig::default(), body).unwrap_err();
+        assert_eq!(e.message, "line 1 has no \":\" separator: \"127.0.0.1\"");
+        let value = parse(&config("skip_invalid_lines: true"), body).unwrap();
+        assert_eq!(value["ServerMPM"], json!("event"));
+        assert_eq!(value["ServerVersion"], json!("Apache/2.4.71 (Debian)"));
+        assert_eq!(value["Total Accesses"], json!("6"));
+        assert_eq!(value["DurationPerReq"], json!(".166667"));
+        assert_eq!(value["ServerUptime"], json!(""));
+        // The first separator splits: the time keeps its colons.
+        assert_eq!(
+            value["CurrentTime"],
+            json!("Monday, 23-Nov-2026 14:20:38 UTC")
+        );
+        assert!(value["Scoreboard"]
+            .as_str()
+            .unwrap()
+            .starts_with("____W___"));
+        assert_eq!(value["ConnsAsyncKeepAlive"], json!("0"));
+    }
+
+    #[test]
+    fn apache_prefork_and_worker() {
+        let c = config("skip_invalid_lines: true");
+        let prefork = include_bytes!("../../tests/fixtures/raw/apache_status_auto_prefork.txt");
+        let value = parse(&c, prefork).unwrap();
+        assert_eq!(value["ServerMPM"], json!("prefork"));
+        assert!(value.get("ConnsTotal").is_none());
+        let worker = include_bytes!("../../tests/fixtures/raw/apache_status_auto_worker.txt");
+        let value = parse(&c, worker).unwrap();
+        assert_eq!(value["ServerMPM"], json!("worker"));
+        assert!(value["BusyWorkers"].is_string());
+    }
+
+    #[test]
+    fn redis_flat() {
+        let body = include_bytes!("../../tests/fixtures/raw/redis_info.txt");
+        let value = parse(&config("comment_prefix: '#'"), body).unwrap();
+        assert_eq!(value["redis_version"], json!("7.0.15"));
+        assert_eq!(value["connected_clients"], json!("1"));
+        assert_eq!(value["db0"], json!("keys=2,expires=1,avg_ttl=999900"));
+        assert!(value.get("Server").is_none());
+        assert!(value["used_memory"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .is_ok());
+    }
+
+    #[test]
+    fn redis_sections_and_split_values() {
+        let c =
+            config("comment_prefix: '#'\nsections: true\nsplit_values: {pairs: ',', kv: '='}\n");
+        let body = include_bytes!("../../tests/fixtures/raw/redis_info.txt");
+        let value = parse(&c, body).unwrap();
+        assert_eq!(value["Server"]["redis_mode"], json!("standalone"));
+        assert_eq!(value["Clients"]["connected_clients"], json!("1"));
+        assert_eq!(
+            value["Keyspace"],
+            json!({
+                "db0": {"keys": "2", "expires": "1", "avg_ttl": "999900"},
+                "db3": {"keys": "1", "expires": "0", "avg_ttl": "0"}
+            })
+        );
+        // Values with `=` in only some parts stay strings.
+        assert!(value["Server"]["executable"].is_string());
+        assert!(value.get("connected_clients").is_none());
+    }
+
+    #[test]
+    fn redis_wire_reply_with_length_line() {
+        // What a tcp source reads: `$4951\r\n` then CRLF lines.
+        let body = include_bytes!("../../tests/fixtures/raw/redis_info_wire.txt");
+        let e = parse(&config("comment_prefix: '#'"), body).unwrap_err();
+        assert!(
+            e.message.starts_with("line 1 has no \":\" separator: \"$"),
+            "{}",
+            e.message
+        );
+        let c = config("comment_prefix: '#'\nsections: true\nskip_invalid_lines: true");
+        let value = parse(&c, body).unwrap();
+        assert_eq!(value["Server"]["redis_version"], json!("7.0.15"));
+        // No `\r` left in values.
+        assert_eq!(value["Server"]["redis_mode"], json!("standalone"));
+    }
+
+    #[test]
+    fn memcached_stats() {
+        let c = config("separator: ' '\nline_prefix: 'STAT '\nterminator_line: END\n");
+        let body = include_bytes!("../../tests/fixtures/raw/memcached_stats.txt");
+        let value = parse(&c, body).unwrap();
+        assert_eq!(value["version"], json!("1.6.18"));
+        assert_eq!(value["libevent"], json!("2.1.12-stable"));
+        assert!(value["pid"].as_str().unwrap().parse::<u32>().is_ok());
+        assert!(value["curr_connections"].is_string());
+        // `END` ends the answer: anything after it is not read.
+        let mut more = body.to_vec();
+        more.extend_from_slice(b"garbage without prefix\r\n");
+        assert_eq!(parse(&c, &more).unwrap(), value);
+        // A line without the prefix is a line without a separator.
+        let e = parse(&c, b"STAT pid 1\r\nERROR\r\n").unwrap_err();
+        assert_eq!(e.message, "line 2 has no \" \" separator: \"ERROR\"");
+    }
+
+    #[test]
+    fn first_key_wins_and_trim() {
+        let value = parse(&KvConfig::default(), b"a: 1\na: 2\n b :  x y \n").unwrap();
+        assert_eq!(value, json!({"a": "1", "b": "x y"}));
+        let value = parse(&config("trim: false"), b"a: 1\n").unwrap();
+        assert_eq!(value, json!({"a": " 1"}));
+    }
+
+    #[test]
+    fn sections_edge_cases() {
+        let c = config("comment_prefix: '#'\nsections: true");
+        let value = parse(&c, b"top:1\n# A\nx:1\n# B\nx:2\n# A\ny:3\n").unwrap();
+        assert_eq!(
+            value,
+            json!({"top": "1", "A": {"x": "1", "y": "3"}, "B": {"x": "2"}})
+        );
+        // A plain key named like a later section keeps its value; the section's keys go to the
+        // top level rather than being lost silently.
+        let value = parse(&c, b"A:1\n# A\nx:1\n").unwrap();
+        assert_eq!(value, json!({"A": "1", "x": "1"}));
+    }
+
+    #[test]
+    fn bad_input() {
+        let e = parse(&KvConfig::default(), b"ok: 1\n\xff\xfe: 2\n").unwrap_err();
+        assert_eq!(e.reason, Reason::Parse);
+        assert!(e.message.contains("not UTF-8"), "{}", e.message);
+        let e = parse(&KvConfig::default(), b"<html><body>Not Found</body></html>").unwrap_err();
+        assert!(e.message.starts_with("line 1 has no"), "{}", e.message);
+        assert_eq!(parse(&KvConfig::default(), b"").unwrap(), json!({}));
+        let long = "x".repeat(500);
+        let e = parse(&KvConfig::default(), long.as_bytes()).unwrap_err();
+        assert!(e.message.len() < 120, "{}", e.message);
+    }
+}
