@@ -1,6 +1,7 @@
 //! Sources: how a collector fetches bytes (or, for `process`, records) from the app.
 
 pub mod file;
+pub mod http;
 pub mod process;
 
 use bytes::Bytes;
