@@ -383,6 +383,21 @@ impl LimitedBody {
         Ok(())
     }
 
+    /// The bytes collected so far.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.buffer
+    }
+
+    /// How many bytes were collected so far.
+    pub(crate) fn len(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Keeps only the first `len` bytes.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.buffer.truncate(len);
+    }
+
     /// The collected bytes.
     pub(crate) fn finish(self) -> Bytes {
         self.buffer.freeze()

@@ -3,6 +3,7 @@
 pub mod file;
 pub mod http;
 pub mod process;
+pub mod tcp;
 
 use bytes::Bytes;
 
