@@ -9,4 +9,5 @@ pub mod encode;
 pub mod formats;
 pub mod mapping;
 pub mod model;
+pub mod probe;
 pub mod sources;

@@ -71,24 +71,8 @@ impl HttpSource {
             Some(m) => http::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
                 .map_err(|_| format!("method {m:?} is not a valid HTTP method"))?,
         };
-        let mut headers = HeaderMap::new();
-        for (name, value) in cfg.headers.iter().flatten() {
-            let header_name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("header name {name:?} is not valid"))?;
-            let mut header_value = HeaderValue::from_str(value)
-                .map_err(|_| format!("the value of header {name:?} is not valid"))?;
-            if header_name == AUTHORIZATION {
-                header_value.set_sensitive(true);
-            }
-            headers.insert(header_name, header_value);
-        }
+        let mut headers = headers_from_config(cfg)?;
         let auth = auth_from_config(cfg)?;
-        if auth.is_some() && headers.contains_key(AUTHORIZATION) {
-            return Err(
-                "an `Authorization` header and basic_auth/bearer_token exclude each other"
-                    .to_string(),
-            );
-        }
         let max_bytes = cfg.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
         let (transport, display) = if let Some(rest) = url.strip_prefix("unix:") {
             let (socket, path) = split_unix_url(rest)?;
@@ -229,6 +213,31 @@ impl Source for HttpSource {
     fn target(&self) -> String {
         self.display.clone()
     }
+}
+
+/// The configured `headers`, checked (an `Authorization` header is marked sensitive).
+pub(crate) fn headers_from_config(cfg: &CollectorConfig) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in cfg.headers.iter().flatten() {
+        let header_name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("header name {name:?} is not valid"))?;
+        let mut header_value = HeaderValue::from_str(value)
+            .map_err(|_| format!("the value of header {name:?} is not valid"))?;
+        if header_name == AUTHORIZATION {
+            header_value.set_sensitive(true);
+            if cfg.basic_auth.is_some()
+                || cfg.bearer_token.is_some()
+                || cfg.bearer_token_file.is_some()
+            {
+                return Err(
+                    "an `Authorization` header and basic_auth/bearer_token exclude each other"
+                        .to_string(),
+                );
+            }
+        }
+        headers.insert(header_name, header_value);
+    }
+    Ok(headers)
 }
 
 /// Applies `tls_config`'s CA file, client certificate and `insecure_skip_verify` to a reqwest
@@ -495,13 +504,15 @@ fn split_unix_url(rest: &str) -> Result<(PathBuf, String), String> {
 
 // --- authentication ---
 
-enum Auth {
+/// Credentials sent in the `Authorization` header.
+pub(crate) enum Auth {
     Basic { username: String, password: Secret },
     Bearer(Secret),
 }
 
 impl Auth {
-    fn header_value(&self) -> Result<HeaderValue, CollectError> {
+    /// The header value, reading a password or token file when it changed.
+    pub(crate) fn header_value(&self) -> Result<HeaderValue, CollectError> {
         use base64::Engine as _;
         let text = match self {
             Auth::Basic { username, password } => {
@@ -524,7 +535,8 @@ impl Auth {
     }
 }
 
-fn auth_from_config(cfg: &CollectorConfig) -> Result<Option<Auth>, String> {
+/// `basic_auth`, `bearer_token` or `bearer_token_file`, checked.
+pub(crate) fn auth_from_config(cfg: &CollectorConfig) -> Result<Option<Auth>, String> {
     let bearer = match (&cfg.bearer_token, &cfg.bearer_token_file) {
         (Some(_), Some(_)) => {
             return Err("bearer_token and bearer_token_file exclude each other".to_string())
@@ -564,7 +576,7 @@ fn auth_from_config(cfg: &CollectorConfig) -> Result<Option<Auth>, String> {
     }
 }
 
-enum Secret {
+pub(crate) enum Secret {
     Inline(String),
     File(FileSecret),
 }
@@ -580,7 +592,7 @@ impl Secret {
 
 /// A secret kept in a file (a Kubernetes service-account token, a mounted password). The file is
 /// stat'ed on every request and read again only when its modification time or size changed.
-struct FileSecret {
+pub(crate) struct FileSecret {
     path: String,
     key: &'static str,
     cached: Mutex<Option<(SystemTime, u64, String)>>,
