@@ -72,6 +72,7 @@ struct ProbeOutcome {
     http_version: f64,
     failed_due_to_regex: bool,
     cert_expiry: Option<i64>,
+    last_modified: Option<i64>,
 }
 
 impl HttpProbeCollector {
@@ -276,6 +277,13 @@ impl HttpProbeCollector {
             http::Version::HTTP_3 => 3.0,
             _ => 0.0,
         };
+        out.last_modified = response
+            .headers()
+            .get(http::header::LAST_MODIFIED)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64);
         if let Some(info) = response.extensions().get::<reqwest::tls::TlsInfo>() {
             if let Some(der) = info.peer_certificate() {
                 out.cert_expiry = Some(cert_not_after(der)?);
@@ -412,6 +420,15 @@ fn families(o: &ProbeOutcome, duration: f64) -> Vec<MetricFamily> {
             o.content_length as f64,
         ),
         phases,
+    ];
+    if let Some(modified) = o.last_modified {
+        out.push(gauge(
+            "probe_http_last_modified_timestamp_seconds",
+            "Returns the Last-Modified HTTP response header in unixtime",
+            modified as f64,
+        ));
+    }
+    out.extend([
         gauge(
             "probe_http_redirects",
             "The number of redirects",
@@ -437,12 +454,15 @@ fn families(o: &ProbeOutcome, duration: f64) -> Vec<MetricFamily> {
             "Returns the version of HTTP of the probe response",
             o.http_version,
         ),
-    ];
+    ]);
     if let Some(ip) = o.ip {
         out.push(gauge(
             "probe_ip_addr_hash",
             "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
-            f64::from(fnv1a32(ip.to_string().as_bytes())),
+            f64::from(fnv1a32(&match ip {
+                IpAddr::V4(v4) => v4.octets().to_vec(),
+                IpAddr::V6(v6) => v6.octets().to_vec(),
+            })),
         ));
         out.push(gauge(
             "probe_ip_protocol",
@@ -465,7 +485,7 @@ fn families(o: &ProbeOutcome, duration: f64) -> Vec<MetricFamily> {
     out
 }
 
-/// The 32-bit FNV-1a hash blackbox uses for `probe_ip_addr_hash`.
+/// The 32-bit FNV-1a hash blackbox uses for `probe_ip_addr_hash` (over the address bytes).
 fn fnv1a32(data: &[u8]) -> u32 {
     data.iter().fold(0x811c_9dc5u32, |hash, b| {
         (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193)
@@ -536,6 +556,8 @@ mod tests {
         // Reference values of Go's fnv.New32a.
         assert_eq!(fnv1a32(b""), 0x811c9dc5);
         assert_eq!(fnv1a32(b"a"), 0xe40c292c);
+        // blackbox_exporter's probe_ip_addr_hash for 127.0.0.1 (hash of the 4 address bytes).
+        assert_eq!(fnv1a32(&[127, 0, 0, 1]), 3668918509);
     }
 
     #[test]
