@@ -54,11 +54,12 @@ async fn read_request(stream: &mut tokio::net::TcpStream) {
     let _ = stream.read(&mut buf).await;
 }
 
-fn vm_rss_kib() -> u64 {
+/// `VmRSS` (current) or `VmHWM` (peak) of this process, in KiB.
+fn memory_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap()
@@ -127,21 +128,28 @@ async fn hundred_megabytes(mut stream: tokio::net::TcpStream, announce_length: b
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_100_mb_body_stops_at_the_limit_and_memory_stays_bounded() {
     let port = fault_server(|stream| hundred_megabytes(stream, false)).await;
-    let before = vm_rss_kib();
+    let before = memory_kib("VmRSS:");
     let source =
         HttpSource::from_config(&cfg_for(&format!("http://127.0.0.1:{port}/big"))).unwrap();
     let err = source
         .fetch(&ctx(Duration::from_secs(20)))
         .await
         .unwrap_err();
-    let after = vm_rss_kib();
+    let after = memory_kib("VmRSS:");
+    let peak = memory_kib("VmHWM:");
     assert_eq!(err.reason, Reason::Limit, "{err}");
     assert!(err.message.contains("max_response_bytes"), "{err}");
     let growth_mib = after.saturating_sub(before) / 1024;
+    eprintln!("VmRSS before {before} KiB, after the 100 MB body {after} KiB, peak {peak} KiB");
     // The default limit is 16 MiB; an unbounded read would grow by 100 MiB.
     assert!(
         growth_mib < 40,
         "RSS grew by {growth_mib} MiB ({before} → {after} KiB)"
+    );
+    let peak_growth_mib = peak.saturating_sub(before) / 1024;
+    assert!(
+        peak_growth_mib < 48,
+        "peak RSS grew by {peak_growth_mib} MiB"
     );
 
     // With a Content-Length past the limit, nothing is read at all.
