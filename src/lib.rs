@@ -14,6 +14,7 @@ pub mod mapping;
 pub mod model;
 pub mod pipeline;
 pub mod presets;
+pub mod probe;
 pub mod scrape;
 pub mod server;
 pub mod sources;

@@ -106,12 +106,19 @@ pub struct CollectorConfig {
     pub bearer_token_file: Option<String>,
     /// `http` source: TLS options.
     pub tls_config: Option<TlsConfig>,
-    /// `http` source: follow redirects (default `false`).
+    /// `http` source: follow redirects (default `false`). `http_probe`: default `true` (at most
+    /// 10), as blackbox_exporter.
     pub follow_redirects: Option<bool>,
     /// `http` source and `http_probe`: status codes that count as success (default: 2xx).
     pub valid_status_codes: Option<Vec<u16>>,
     /// `http` and `tcp` sources: the largest answer accepted, in bytes (default 16 MiB).
     pub max_response_bytes: Option<u64>,
+    /// `http_probe`: the probe fails (`probe_success 0`, `probe_failed_due_to_regex 1`) when the
+    /// body matches any of these regular expressions.
+    pub fail_if_body_matches_regexp: Option<Vec<String>>,
+    /// `http_probe`: the probe fails (`probe_success 0`, `probe_failed_due_to_regex 1`) unless the
+    /// body matches every one of these regular expressions.
+    pub fail_if_body_not_matches_regexp: Option<Vec<String>>,
     /// `tcp` source: `host:port` to connect to.
     pub address: Option<String>,
     /// `tcp` source: what to send after connecting (escapes `\r` `\n` understood).

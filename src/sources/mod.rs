@@ -1,7 +1,9 @@
 //! Sources: how a collector fetches bytes (or, for `process`, records) from the app.
 
 pub mod file;
+pub mod http;
 pub mod process;
+pub mod tcp;
 
 use bytes::Bytes;
 

@@ -1,0 +1,216 @@
+//! The `tcp` source: connect, send a command, read the answer.
+//!
+//! The answer ends at the first `terminator` (memcached's `stats` answer ends with `END\r\n`), or,
+//! without one, when the peer closes the connection. Protocols whose answer carries its own length
+//! (Redis' RESP bulk string `$1234\r\n…\r\n`) are handled the same generic way: the command asks
+//! the server to close after answering (`INFO\r\nQUIT\r\n`), so the source reads until the close
+//! and no protocol-specific framing code is needed. The answer is returned as received (for Redis:
+//! the `$1234` header line first and `+OK` from `QUIT` last); line-oriented formats skip those lines.
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
+use super::Source;
+use crate::collector::{CollectError, Context, Reason};
+use crate::config::model::CollectorConfig;
+
+/// Sends one command per collection and reads the answer.
+#[derive(Debug, Clone)]
+pub struct TcpSource {
+    address: String,
+    command: Vec<u8>,
+    terminator: Option<Vec<u8>>,
+    max_bytes: u64,
+}
+
+impl TcpSource {
+    /// Builds the source from a collector's `address`, `command`, `terminator` and
+    /// `max_response_bytes`.
+    pub fn from_config(cfg: &CollectorConfig) -> Result<TcpSource, String> {
+        let address = cfg
+            .address
+            .clone()
+            .ok_or("the `address` key is missing (tcp source; host:port)")?;
+        if !address.contains(':') {
+            return Err(format!(
+                "address {address:?} has no port; expected host:port such as 127.0.0.1:6379"
+            ));
+        }
+        let command =
+            unescape(cfg.command.as_deref().unwrap_or("")).map_err(|e| format!("command: {e}"))?;
+        let terminator = match cfg.terminator.as_deref() {
+            None => None,
+            Some(t) => {
+                let bytes = unescape(t).map_err(|e| format!("terminator: {e}"))?;
+                if bytes.is_empty() {
+                    return Err(
+                        "terminator is empty; leave it out to read until the peer closes"
+                            .to_string(),
+                    );
+                }
+                Some(bytes)
+            }
+        };
+        Ok(TcpSource {
+            address,
+            command,
+            terminator,
+            max_bytes: cfg.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+        })
+    }
+
+    async fn exchange(&self, ctx: &Context) -> Result<Bytes, CollectError> {
+        let mut stream = tokio::net::TcpStream::connect(&self.address)
+            .await
+            .map_err(|e| CollectError::new(Reason::Connect, format!("cannot connect: {e}")))?;
+        ctx.count_request();
+        if !self.command.is_empty() {
+            stream.write_all(&self.command).await.map_err(|e| {
+                CollectError::new(Reason::Connect, format!("cannot send the command: {e}"))
+            })?;
+        }
+        let mut body = LimitedBody::new(self.max_bytes, None)?;
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            let n = stream.read(&mut chunk).await.map_err(|e| {
+                CollectError::new(Reason::Connect, format!("reading the answer failed: {e}"))
+            })?;
+            if n == 0 {
+                if let Some(terminator) = &self.terminator {
+                    return Err(CollectError::new(
+                        Reason::Parse,
+                        format!(
+                            "the peer closed the connection after {} bytes without sending the terminator {:?}",
+                            body.len(),
+                            String::from_utf8_lossy(terminator)
+                        ),
+                    ));
+                }
+                break;
+            }
+            body.push(&chunk[..n])?;
+            if let Some(terminator) = &self.terminator {
+                // Search only where the terminator can newly appear.
+                let received = body.as_slice();
+                let from = received.len().saturating_sub(n + terminator.len() - 1);
+                if let Some(at) = find(&received[from..], terminator) {
+                    body.truncate(from + at + terminator.len());
+                    break;
+                }
+            }
+        }
+        Ok(body.finish())
+    }
+}
+
+#[async_trait::async_trait]
+impl Source for TcpSource {
+    async fn fetch(&self, ctx: &Context) -> Result<Bytes, CollectError> {
+        if ctx.remaining().is_zero() {
+            return Err(CollectError::new(
+                Reason::Timeout,
+                format!("no time left to query {}", self.address),
+            ));
+        }
+        match tokio::time::timeout_at(ctx.deadline, self.exchange(ctx)).await {
+            Ok(result) => result.map_err(|e| {
+                CollectError::new(e.reason, format!("{}: {}", self.address, e.message))
+            }),
+            Err(_) => Err(CollectError::new(
+                Reason::Timeout,
+                format!(
+                    "{}: no complete answer before the deadline{}",
+                    self.address,
+                    if self.terminator.is_some() {
+                        " (the terminator never came)"
+                    } else {
+                        " (the peer did not close the connection; set `terminator`?)"
+                    }
+                ),
+            )),
+        }
+    }
+
+    fn target(&self) -> String {
+        format!("tcp {}", self.address)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Turns `\r`, `\n`, `\t`, `\0`, `\\` and `\xHH` escapes into bytes.
+pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match bytes.next() {
+            Some(b'r') => out.push(b'\r'),
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'0') => out.push(0),
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'x') => {
+                let hex: Vec<u8> = bytes.by_ref().take(2).collect();
+                let value = std::str::from_utf8(&hex)
+                    .ok()
+                    .filter(|h| h.len() == 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("\\x in {text:?} needs two hex digits"))?;
+                out.push(value);
+            }
+            Some(other) => {
+                return Err(format!(
+                    "unknown escape \\{} in {text:?} (known: \\r \\n \\t \\0 \\\\ \\xHH)",
+                    other as char
+                ))
+            }
+            None => return Err(format!("{text:?} ends with a lone backslash")),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unescape(r"INFO\r\nQUIT\r\n").unwrap(), b"INFO\r\nQUIT\r\n");
+        assert_eq!(unescape(r"a\\b\x41\t").unwrap(), b"a\\bA\t");
+        assert!(unescape(r"bad\q").is_err());
+        assert!(unescape(r"end\").is_err());
+        assert!(unescape(r"\x4").is_err());
+    }
+
+    #[test]
+    fn config_checks() {
+        let cfg = CollectorConfig {
+            address: Some("127.0.0.1".into()),
+            ..Default::default()
+        };
+        assert!(TcpSource::from_config(&cfg).unwrap_err().contains("port"));
+        let cfg = CollectorConfig {
+            address: Some("127.0.0.1:11211".into()),
+            command: Some(r"stats\r\n".into()),
+            terminator: Some(r"END\r\n".into()),
+            ..Default::default()
+        };
+        let source = TcpSource::from_config(&cfg).unwrap();
+        assert_eq!(source.command, b"stats\r\n");
+        assert_eq!(source.terminator.as_deref(), Some(&b"END\r\n"[..]));
+    }
+
+    #[test]
+    fn find_locates_needles() {
+        assert_eq!(find(b"abcEND\r\n", b"END\r\n"), Some(3));
+        assert_eq!(find(b"abc", b"END"), None);
+    }
+}
