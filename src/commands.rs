@@ -107,6 +107,25 @@ fn check(cli: &Cli) -> ExitCode {
     for disabled in &engine.disabled {
         println!("  {} ({}): disabled", disabled.name, disabled.kind);
     }
+    if let Some(path) = &cli.web_config_file {
+        match web_config::load(path) {
+            Ok(web) => {
+                println!(
+                    "{}: ok, TLS {}, {} basic-auth users",
+                    path.display(),
+                    if web.tls.is_some() { "on" } else { "off" },
+                    web.users.len()
+                );
+                for warning in &web.warnings {
+                    println!("  note: {warning}");
+                }
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     ExitCode::SUCCESS
 }
 

@@ -52,7 +52,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use base64::Engine as _;
-use serde::de::{Error as _, IgnoredAny};
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -163,15 +163,39 @@ impl fmt::Debug for BcryptHash {
 
 impl<'de> Deserialize<'de> for BcryptHash {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse::<bcrypt::HashParts>().map_err(|_| {
-            D::Error::custom(
-                "not a bcrypt hash (expected `$2y$10$` followed by 53 characters; \
-                 make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)",
-            )
-        })?;
-        Ok(BcryptHash(text))
+        checked_str(deserializer, "a bcrypt hash", |text| {
+            text.parse::<bcrypt::HashParts>()
+                .map(|_| BcryptHash(text.to_string()))
+                .map_err(|_| {
+                    "not a bcrypt hash (expected `$2y$10$` followed by 53 characters; \
+                     make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"
+                        .to_string()
+                })
+        })
     }
+}
+
+/// Deserializes a string checked by `check`. Checking inside the visitor (rather than after
+/// deserializing a `String`) makes serde_yaml point the error at the value itself.
+fn checked_str<'de, D, T>(
+    deserializer: D,
+    expecting: &'static str,
+    check: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct CheckedStr<F>(F, &'static str);
+    impl<'de, T, F: FnOnce(&str) -> Result<T, String>> Visitor<'de> for CheckedStr<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.1)
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+            (self.0)(text).map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_str(CheckedStr(check, expecting))
 }
 
 /// `client_auth_type`: which client certificates the server asks for and accepts.
@@ -188,23 +212,20 @@ pub enum ClientAuthType {
 
 impl<'de> Deserialize<'de> for ClientAuthType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        match text.as_str() {
+        checked_str(deserializer, "a client auth type", |text| match text {
             "" | "NoClientCert" => Ok(ClientAuthType::NoClientCert),
             "VerifyClientCertIfGiven" => Ok(ClientAuthType::VerifyClientCertIfGiven),
             "RequireAndVerifyClientCert" => Ok(ClientAuthType::RequireAndVerifyClientCert),
-            "RequestClientCert" | "RequireAnyClientCert" | "RequireClientCert" => {
-                Err(D::Error::custom(format!(
-                    "client_auth_type `{text}` is not supported: it accepts client certificates \
-                     without verifying them, which authenticates nobody; use \
-                     RequireAndVerifyClientCert (or VerifyClientCertIfGiven) with client_ca_file"
-                )))
-            }
-            other => Err(D::Error::custom(format!(
+            "RequestClientCert" | "RequireAnyClientCert" | "RequireClientCert" => Err(format!(
+                "client_auth_type `{text}` is not supported: it accepts client certificates \
+                 without verifying them, which authenticates nobody; use \
+                 RequireAndVerifyClientCert (or VerifyClientCertIfGiven) with client_ca_file"
+            )),
+            other => Err(format!(
                 "unknown client_auth_type `{other}`, expected one of `NoClientCert`, \
                  `VerifyClientCertIfGiven`, `RequireAndVerifyClientCert`"
-            ))),
-        }
+            )),
+        })
     }
 }
 
@@ -219,18 +240,17 @@ pub enum TlsVersion {
 
 impl<'de> Deserialize<'de> for TlsVersion {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        match text.as_str() {
+        checked_str(deserializer, "a TLS version", |text| match text {
             "TLS12" => Ok(TlsVersion::Tls12),
             "TLS13" => Ok(TlsVersion::Tls13),
-            "TLS10" | "TLS11" => Err(D::Error::custom(format!(
+            "TLS10" | "TLS11" => Err(format!(
                 "TLS version `{text}` is not supported (only TLS 1.2 and 1.3 are implemented); \
                  expected `TLS12` or `TLS13`"
-            ))),
-            other => Err(D::Error::custom(format!(
+            )),
+            other => Err(format!(
                 "unknown TLS version `{other}`, expected `TLS12` or `TLS13`"
-            ))),
-        }
+            )),
+        })
     }
 }
 
@@ -249,36 +269,76 @@ const ALLOWED_HEADERS: &[(&str, &[&str])] = &[
 
 impl<'de> Deserialize<'de> for ResponseHeaders {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let map: Option<BTreeMap<String, String>> = Option::deserialize(deserializer)?;
-        let mut headers = Vec::new();
-        for (name, value) in map.unwrap_or_default() {
-            let Some((_, allowed)) = ALLOWED_HEADERS.iter().find(|(n, _)| *n == name) else {
-                let names: Vec<String> = ALLOWED_HEADERS
-                    .iter()
-                    .map(|(n, _)| format!("`{n}`"))
-                    .collect();
-                return Err(D::Error::custom(format!(
-                    "HTTP header `{name}` can not be configured, expected one of {}",
-                    names.join(", ")
-                )));
-            };
-            if value.is_empty() {
-                continue;
+        struct HeadersVisitor;
+        impl<'de> Visitor<'de> for HeadersVisitor {
+            type Value = ResponseHeaders;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of header names to values")
             }
-            if !allowed.is_empty() && !allowed.contains(&value.as_str()) {
-                return Err(D::Error::custom(format!(
+            fn visit_unit<E>(self) -> Result<ResponseHeaders, E> {
+                Ok(ResponseHeaders::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResponseHeaders, A::Error> {
+                let mut headers = Vec::new();
+                while let Some(AllowedHeader(name, allowed)) = map.next_key()? {
+                    if let Some(value) = map.next_value_seed(AllowedValue(name, allowed))? {
+                        headers.push(value);
+                    }
+                }
+                Ok(ResponseHeaders(headers))
+            }
+        }
+        deserializer.deserialize_any(HeadersVisitor)
+    }
+}
+
+/// A header name from [`ALLOWED_HEADERS`], with its allowed values.
+struct AllowedHeader(&'static str, &'static [&'static str]);
+
+impl<'de> Deserialize<'de> for AllowedHeader {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        checked_str(deserializer, "a header name", |name| {
+            ALLOWED_HEADERS
+                .iter()
+                .find(|(allowed, _)| *allowed == name)
+                .map(|(allowed, values)| AllowedHeader(allowed, values))
+                .ok_or_else(|| {
+                    let names: Vec<String> = ALLOWED_HEADERS
+                        .iter()
+                        .map(|(n, _)| format!("`{n}`"))
+                        .collect();
+                    format!(
+                        "HTTP header `{name}` can not be configured, expected one of {}",
+                        names.join(", ")
+                    )
+                })
+        })
+    }
+}
+
+/// The value of header `.0`, checked against its allowed values `.1`; blank: no header.
+struct AllowedValue(&'static str, &'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for AllowedValue {
+    type Value = Option<(HeaderName, HeaderValue)>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let AllowedValue(name, allowed) = self;
+        checked_str(deserializer, "a header value", |value| {
+            if value.is_empty() {
+                return Ok(None);
+            }
+            if !allowed.is_empty() && !allowed.contains(&value) {
+                return Err(format!(
                     "invalid value `{value}` for {name}, expected one of {}",
                     allowed.join(", ")
-                )));
+                ));
             }
-            let header_value = HeaderValue::from_str(&value).map_err(|_| {
-                D::Error::custom(format!("the value of {name} is not a valid header value"))
-            })?;
-            let header_name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| D::Error::custom(format!("`{name}` is not a header name")))?;
-            headers.push((header_name, header_value));
-        }
-        Ok(ResponseHeaders(headers))
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| format!("the value of {name} is not a valid header value"))?;
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("`{name}` is not a header name"))?;
+            Ok(Some((name, value)))
+        })
     }
 }
 
@@ -290,18 +350,57 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-fn refuse_rate_limit<'de, D: Deserializer<'de>>(_: D) -> Result<(), D::Error> {
-    Err(D::Error::custom(
+fn refuse_rate_limit<'de, D: Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
+    refuse(
+        deserializer,
         "rate_limit is not supported by sidecar-exporter; remove it (or put a rate-limiting \
          proxy in front)",
-    ))
+    )
 }
 
-fn refuse_client_allowed_sans<'de, D: Deserializer<'de>>(_: D) -> Result<(), D::Error> {
-    Err(D::Error::custom(
+fn refuse_client_allowed_sans<'de, D: Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
+    refuse(
+        deserializer,
         "client_allowed_sans is not supported by sidecar-exporter; sign the allowed clients' \
          certificates with a dedicated CA and name it in client_ca_file instead",
-    ))
+    )
+}
+
+/// Fails with `message` whatever the value is, from inside a visitor so that serde_yaml
+/// points the error at the value.
+fn refuse<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    message: &'static str,
+) -> Result<(), D::Error> {
+    struct Refuse(&'static str);
+    impl<'de> Visitor<'de> for Refuse {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+            Err(A::Error::custom(self.0))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+            Err(A::Error::custom(self.0))
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+            Err(E::custom(self.0))
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+            Err(E::custom(self.0))
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+            Err(E::custom(self.0))
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+            Err(E::custom(self.0))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+            Err(E::custom(self.0))
+        }
+    }
+    deserializer.deserialize_any(Refuse(message))
 }
 
 /// Parses the text of a web config file; `name` is what errors call the file.
@@ -951,8 +1050,8 @@ basic_auth_users:
 
     #[test]
     fn refused_settings_say_why() {
-        let error = parse_err("tls_server_config:\n  client_allowed_sans: [a]\n");
-        assert_eq!(error.line, 2, "{error}");
+        let error = parse_err("tls_server_config:\n  cert_file: a\n  client_allowed_sans: [a]\n");
+        assert_eq!(error.line, 3, "{error}");
         assert!(error
             .message
             .contains("client_allowed_sans is not supported"));
@@ -961,28 +1060,36 @@ basic_auth_users:
             error.message.contains("rate_limit is not supported"),
             "{error}"
         );
-        let error = parse_err("tls_server_config:\n  client_auth_type: RequireAnyClientCert\n");
-        assert_eq!(error.line, 2, "{error}");
+        let error = parse_err(
+            "tls_server_config:\n  cert_file: a\n  client_auth_type: RequireAnyClientCert\n",
+        );
+        assert_eq!((error.line, error.column), (3, 21), "{error}");
         assert!(error.message.contains("without verifying"), "{error}");
         let error = parse_err("tls_server_config:\n  client_auth_type: Yes\n");
         assert!(error.message.contains("expected one of"), "{error}");
-        let error = parse_err("tls_server_config:\n  min_version: TLS11\n");
+        let error = parse_err("tls_server_config:\n  cert_file: a\n  max_version: TLS11\n");
         assert!(error.message.contains("not supported"), "{error}");
+        assert_eq!((error.line, error.column), (3, 16), "{error}");
     }
 
     #[test]
     fn headers_are_limited_like_exporter_toolkit() {
-        let error = parse_err("http_server_config:\n  headers:\n    X-Foo: bar\n");
+        let error = parse_err(
+            "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Foo: bar\n",
+        );
         assert!(error.message.contains("can not be configured"), "{error}");
-        assert!(error.line >= 2, "{error}");
-        let error = parse_err("http_server_config:\n  headers:\n    X-Frame-Options: allow\n");
+        assert_eq!((error.line, error.column), (4, 5), "{error}");
+        let error = parse_err(
+            "http_server_config:\n  headers:\n    X-XSS-Protection: '0'\n    X-Frame-Options: allow\n",
+        );
         assert!(error.message.contains("deny, sameorigin"), "{error}");
+        assert_eq!((error.line, error.column), (4, 22), "{error}");
     }
 
     #[test]
     fn passwords_must_be_bcrypt_hashes() {
-        let error = parse_err("basic_auth_users:\n  alice: secret\n");
-        assert_eq!(error.line, 2, "{error}");
+        let error = parse_err("basic_auth_users:\n  bob: $2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG\n  alice: secret\n");
+        assert_eq!((error.line, error.column), (3, 10), "{error}");
         assert!(error.message.contains("not a bcrypt hash"), "{error}");
         assert!(!error.to_string().contains("secret"), "{error}");
     }
