@@ -721,6 +721,11 @@ impl WebConfigHandle {
         for warning in &settings.warnings {
             tracing::warn!(file = %path.display(), "{warning}");
         }
+        if !settings.users.is_empty() {
+            // Made now, so that the first unknown user's answer is not slower than a known
+            // user's (which would tell that the name does not exist).
+            std::thread::spawn(unknown_user_hash);
+        }
         Ok(WebConfigHandle {
             path: path.to_path_buf(),
             current: RwLock::new(Arc::new(settings)),
