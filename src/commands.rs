@@ -13,6 +13,8 @@ use crate::config;
 use crate::encode;
 use crate::presets;
 use crate::scrape::{merge_families, Counters, Engine};
+use crate::server::tls::serve_tls;
+use crate::server::web_config::{self, WebConfigHandle};
 use crate::server::{app, AppState};
 
 /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
@@ -105,6 +107,25 @@ fn check(cli: &Cli) -> ExitCode {
     for disabled in &engine.disabled {
         println!("  {} ({}): disabled", disabled.name, disabled.kind);
     }
+    if let Some(path) = &cli.web_config_file {
+        match web_config::load(path) {
+            Ok(web) => {
+                println!(
+                    "{}: ok, TLS {}, {} basic-auth users",
+                    path.display(),
+                    if web.tls.is_some() { "on" } else { "off" },
+                    web.users.len()
+                );
+                for warning in &web.warnings {
+                    println!("  note: {warning}");
+                }
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     ExitCode::SUCCESS
 }
 
@@ -187,10 +208,17 @@ pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
 }
 
 async fn serve(cli: Cli) -> ExitCode {
-    if cli.web_config_file.is_some() {
-        eprintln!("--web.config.file is not supported by this build yet");
-        return ExitCode::FAILURE;
-    }
+    let web = match &cli.web_config_file {
+        Some(path) => match WebConfigHandle::load(path) {
+            Ok(handle) => Some(Arc::new(handle)),
+            Err(error) => {
+                eprintln!("{error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let tls = web.as_ref().is_some_and(|web| web.tls_enabled());
     let state = Arc::new(AppState::new(
         cli.config_file.clone(),
         cli.telemetry_path.clone(),
@@ -210,7 +238,7 @@ async fn serve(cli: Cli) -> ExitCode {
         };
         match TcpListener::bind(address).await {
             Ok(listener) => {
-                tracing::info!(address = %address, "listening");
+                tracing::info!(address = %address, tls, "listening");
                 listeners.push(listener);
             }
             Err(error) => {
@@ -222,18 +250,28 @@ async fn serve(cli: Cli) -> ExitCode {
 
     spawn_reload_triggers(state.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let router = app(state);
+    let mut router = app(state);
+    if let Some(web) = &web {
+        router = web_config::protect(router, web.clone());
+    }
     let mut servers = Vec::new();
     for listener in listeners {
         let mut stop = stop_rx.clone();
         let router = router.clone();
+        if let (true, Some(web)) = (tls, &web) {
+            servers.push(tokio::spawn(serve_tls(listener, router, web.clone(), stop)));
+            continue;
+        }
         servers.push(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            axum::serve(listener, router)
+            if let Err(error) = axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown)
                 .await
+            {
+                tracing::error!(%error, "the HTTP server stopped");
+            }
         }));
     }
     shutdown_signal().await;

@@ -221,7 +221,7 @@ fn parse_yaml<T: DeserializeOwned + Default>(file: &SourceFile) -> Result<T, Con
     serde_yaml::from_str(&file.expanded).map_err(|e| yaml_error(&file.name, &e))
 }
 
-fn yaml_error(file: &str, error: &serde_yaml::Error) -> ConfigError {
+pub(crate) fn yaml_error(file: &str, error: &serde_yaml::Error) -> ConfigError {
     let text = error.to_string();
     // serde_yaml appends " at line L column C"; the position goes in front instead.
     let message = match text.rfind(" at line ") {

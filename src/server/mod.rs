@@ -2,6 +2,8 @@
 
 mod state;
 mod status_page;
+pub mod tls;
+pub mod web_config;
 
 use std::collections::HashSet;
 use std::sync::Arc;
