@@ -7,10 +7,10 @@ use crate::config::{CollectorConfig, LoadedCollector};
 use crate::formats::FormatConfig;
 use crate::mapping::Mapping;
 use crate::pipeline::Pipeline;
+use crate::probe::HttpProbeCollector;
 use crate::sources::file::FileSource;
-
-/// The default limit on the size of an answer (16 MiB).
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+use crate::sources::http::{HttpSource, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::sources::tcp::TcpSource;
 
 const COMMON: &[&str] = &[
     "name",
@@ -23,6 +23,24 @@ const COMMON: &[&str] = &[
     "detect",
 ];
 const FILE: &[&str] = &["path", "max_response_bytes"];
+const HTTP: &[&str] = &[
+    "url",
+    "method",
+    "headers",
+    "body",
+    "basic_auth",
+    "bearer_token",
+    "bearer_token_file",
+    "tls_config",
+    "follow_redirects",
+    "valid_status_codes",
+    "max_response_bytes",
+];
+const TCP: &[&str] = &["address", "command", "terminator", "max_response_bytes"];
+const PROBE: &[&str] = &[
+    "fail_if_body_matches_regexp",
+    "fail_if_body_not_matches_regexp",
+];
 const MAPPED: &[&str] = &["format", "metrics"];
 const PROCESS: &[&str] = &[
     "groups",
@@ -51,6 +69,30 @@ pub const KINDS: &[Kind] = &[
         summary: "read a local file and map it with a format",
         keys: &[FILE, MAPPED],
         build: build_file,
+    },
+    Kind {
+        name: "http_text",
+        summary: "fetch a text page over HTTP and map it with a format (kv, regex, csv)",
+        keys: &[HTTP, MAPPED],
+        build: build_http_text,
+    },
+    Kind {
+        name: "http_json",
+        summary: "fetch JSON over HTTP and map it with json_exporter's metric schema",
+        keys: &[HTTP, MAPPED],
+        build: build_http_json,
+    },
+    Kind {
+        name: "tcp_text",
+        summary: "send a command over TCP (Redis INFO, memcached stats) and map the reply",
+        keys: &[TCP, MAPPED],
+        build: build_tcp_text,
+    },
+    Kind {
+        name: "http_probe",
+        summary: "probe an HTTP endpoint like blackbox_exporter's http prober",
+        keys: &[HTTP, PROBE],
+        build: build_http_probe,
     },
     Kind {
         name: "process",
@@ -132,6 +174,38 @@ fn build_file(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
         required_format(config)?,
         mapping_of(config)?,
     )))
+}
+
+fn build_http_text(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    let source = HttpSource::from_config(config)?;
+    Ok(Arc::new(Pipeline::new(
+        Box::new(source),
+        required_format(config)?,
+        mapping_of(config)?,
+    )))
+}
+
+fn build_http_json(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    let source = HttpSource::from_config(config)?;
+    let format = config.format.clone().unwrap_or(FormatConfig::Json);
+    Ok(Arc::new(Pipeline::new(
+        Box::new(source),
+        format,
+        mapping_of(config)?,
+    )))
+}
+
+fn build_tcp_text(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    let source = TcpSource::from_config(config)?;
+    Ok(Arc::new(Pipeline::new(
+        Box::new(source),
+        required_format(config)?,
+        mapping_of(config)?,
+    )))
+}
+
+fn build_http_probe(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    Ok(Arc::new(HttpProbeCollector::from_config(config)?))
 }
 
 fn build_process(_config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
