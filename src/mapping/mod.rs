@@ -11,7 +11,7 @@
 
 mod jsonpath;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -479,7 +479,10 @@ fn compile_rule(
 #[derive(Default)]
 struct Output {
     families: Vec<MetricFamily>,
-    by_name: HashMap<String, (usize, HashSet<Labels>)>,
+    /// Family name → its index in `families`, and the label-set hashes it holds, each with the
+    /// indices of its samples (compared in full on a hash match, so collisions cannot drop a
+    /// series; hashing instead of keeping a copy of every label set saves the allocations).
+    by_name: HashMap<String, (usize, HashMap<u64, Vec<usize>>)>,
     problems: Vec<CollectError>,
     /// Problems per (rule location, reason), listed or not.
     problem_counts: BTreeMap<(String, Reason), usize>,
@@ -518,10 +521,15 @@ impl Output {
                 ));
                 self.by_name
                     .entry(value.family.clone())
-                    .or_insert((self.families.len() - 1, HashSet::new()))
+                    .or_insert((self.families.len() - 1, HashMap::new()))
             }
         };
-        if !seen.insert(labels.clone()) {
+        let family = &mut self.families[*index];
+        let same_hash = seen.entry(label_hash(labels)).or_default();
+        if same_hash
+            .iter()
+            .any(|&sample| family.samples[sample].labels == *labels)
+        {
             let message = format!(
                 "`{}` already has a series with labels {{{}}}; the later one was dropped",
                 value.family,
@@ -534,9 +542,10 @@ impl Output {
             self.problem(rule, Reason::DuplicateSeries, message);
             return;
         }
+        same_hash.push(family.samples.len());
         let mut sample = crate::model::Sample::new(labels.clone(), number);
         sample.timestamp_ms = timestamp_ms;
-        self.families[*index].samples.push(sample);
+        family.samples.push(sample);
     }
 
     fn finish(mut self) -> Collection {
@@ -556,6 +565,13 @@ impl Output {
             problems: self.problems,
         }
     }
+}
+
+fn label_hash(labels: &Labels) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    labels.hash(&mut hasher);
+    hasher.finish()
 }
 
 fn apply_rule(
@@ -850,6 +866,12 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn mapping_can_be_shared_between_tasks() {
+        fn shared<T: Send + Sync + 'static>() {}
+        shared::<Mapping>();
     }
 
     #[test]
