@@ -70,6 +70,9 @@ impl Expr {
     /// Parses an expression: RFC 9535 when it starts with `$`, a kubectl template otherwise
     /// (which includes plain static text such as `beta` or `1`).
     pub fn parse(source: &str) -> Result<Expr, String> {
+        if source == "$key" {
+            return Err("the object key is written with braces: `{$key}`".to_string());
+        }
         if source.starts_with('$') {
             serde_json_path::JsonPath::parse(source)
                 .map(|path| Expr::Rfc9535(Box::new(path)))
@@ -1022,6 +1025,7 @@ mod tests {
             "{.a b}",
             "$.a[",
             "{.a[0:1:0]}",
+            "$key",
             "{\"unterminated}",
         ] {
             assert!(Expr::parse(bad).is_err(), "{bad} should not parse");

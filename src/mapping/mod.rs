@@ -46,7 +46,8 @@ use jsonpath::{render, Evaluated, Expr, Hit};
 /// `'{ .items[?(@.state == "UP")] }'` (`==`, `!=`, `<`, `<=`, `>`, `>=`, or `[?(@.x)]` for "has
 /// x"), `'{ ['key.with.dots'] }'` or `'{ .key\.with\.dots }'`, with literal text around the
 /// braces (`'planet-{.location}'`). An expression that starts with `$` is RFC 9535 JSONPath
-/// instead (`$.a.b`, `$.items[?@.state=='UP']`). Text without braces is static.
+/// instead (`$.a.b`, `$.items[?@.state=='UP']`). Text without braces is static; static text
+/// that starts with a dollar is written `'{"$"}5'`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricRule {
