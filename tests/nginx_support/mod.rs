@@ -33,22 +33,6 @@ pub struct Nginx {
     child: ChildGuard,
 }
 
-impl Drop for Nginx {
-    /// SIGTERM lets the master stop its workers; a SIGKILL (the guard's) would orphan them.
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.pid().to_string()])
-            .status();
-        let start = std::time::Instant::now();
-        while start.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
 fn run(command: &mut Command) -> String {
     let output = command
         .output()
