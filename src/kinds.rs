@@ -19,6 +19,7 @@ const COMMON: &[&str] = &[
     "enabled",
     "timeout",
     "labels",
+    "up_metric",
     "description",
     "detect",
 ];

@@ -97,7 +97,7 @@ fn negotiates_openmetrics_and_filters_names() {
 
 #[test]
 fn failing_collector_does_not_fail_the_scrape() {
-    let config = format!("{FILE_CONFIG}\n  - name: missing\n    kind: file\n    path: nowhere.json\n    format: json\n");
+    let config = format!("{FILE_CONFIG}\n  - name: missing\n    kind: file\n    up_metric: missing_up\n    path: nowhere.json\n    format: json\n");
     let exporter = Exporter::start(&config);
     std::fs::write(exporter.dir.path().join("stats.json"), r#"{"requests": 7}"#).unwrap();
     let body = exporter.metrics();
@@ -119,6 +119,11 @@ fn failing_collector_does_not_fail_the_scrape() {
             r#"sidecar_exporter_collector_errors_total{collector="missing",kind="file",reason="connect"}"#
         ),
         Some(1.0)
+    );
+    assert_eq!(
+        sample_value(&body, r#"missing_up{site="test"}"#),
+        Some(0.0),
+        "{body}"
     );
     let (_, page) = exporter.get("/");
     assert!(page.contains("cannot read nowhere.json"), "{page}");

@@ -412,6 +412,14 @@ fn validate(config: &LoadedConfig) -> Result<(), ConfigError> {
                 ),
             ));
         }
+        if let Some(up_metric) = &collector.config.up_metric {
+            if !crate::model::is_valid_metric_name(up_metric) {
+                return Err(config.error_at_collector(
+                    index,
+                    format!("collector `{name}`: up_metric: `{up_metric}` is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"),
+                ));
+            }
+        }
         for label in collector.config.labels.keys() {
             if !is_valid_label_name(label) {
                 return Err(config.error_at_collector(

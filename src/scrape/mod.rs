@@ -132,6 +132,8 @@ pub struct CollectorEntry {
     pub timeout: Duration,
     /// Collector labels, then global labels.
     pub const_labels: Labels,
+    /// `up_metric`: the name of the 1/0 gauge emitted with the collector's families.
+    pub up_metric: Option<String>,
     collector: Arc<dyn Collector>,
     counters: Arc<Counters>,
     requests: Arc<AtomicU64>,
@@ -160,7 +162,7 @@ impl CollectorEntry {
         };
         let result = tokio::time::timeout_at(deadline, self.collector.collect(&ctx)).await;
         let duration = started.elapsed();
-        let outcome = match result {
+        let mut outcome = match result {
             Ok(Ok(collection)) => {
                 let mut problems = collection.problems;
                 let families = merge::finish_collection(
@@ -186,6 +188,16 @@ impl CollectorEntry {
                 duration,
             ),
         };
+        if let Some(name) = &self.up_metric {
+            let up = if outcome.up() { 1.0 } else { 0.0 };
+            let help = format!(
+                "Whether the last collection of {} succeeded (1) or failed (0).",
+                self.name
+            );
+            let family = MetricFamily::new(name.clone(), help, crate::model::MetricType::Gauge)
+                .with_sample(self.const_labels.clone(), up);
+            outcome.families.insert(0, family);
+        }
         self.record(&outcome);
         let outcome = Arc::new(outcome);
         *lock(&self.last) = Some(outcome.clone());
@@ -333,6 +345,7 @@ impl Engine {
                 notes: collector.notes(),
                 timeout: cfg.timeout.map_or(config.global.scrape_timeout.0, |t| t.0),
                 const_labels,
+                up_metric: cfg.up_metric.clone(),
                 requests: counters.target_requests(&cfg.name, kind.name),
                 counters: counters.clone(),
                 collector,
