@@ -12,7 +12,14 @@ use std::time::{Duration, Instant};
 pub fn require_tool(tool: &str, debian_package: &str) -> PathBuf {
     let path = std::env::var("PATH").unwrap_or_default();
     let dirs = path.split(':').map(PathBuf::from).chain(
-        ["/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"].map(PathBuf::from),
+        [
+            "/usr/sbin",
+            "/sbin",
+            "/usr/local/sbin",
+            "/usr/bin",
+            "/usr/local/bin",
+        ]
+        .map(PathBuf::from),
     );
     for dir in dirs {
         let candidate = dir.join(tool);
@@ -54,7 +61,11 @@ impl ChildGuard {
     /// Spawns `command`, panicking with its description when it cannot start.
     pub fn spawn(command: &mut Command) -> ChildGuard {
         let description = format!("{command:?}");
-        ChildGuard(command.spawn().unwrap_or_else(|e| panic!("starting {description}: {e}")))
+        ChildGuard(
+            command
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {description}: {e}")),
+        )
     }
 
     /// The child's pid.

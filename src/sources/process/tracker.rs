@@ -259,7 +259,16 @@ impl State {
     }
 }
 
-fn ticks_since_boot(boot_time: u64) -> u64 {
+/// Clock ticks since boot now, from `/proc/uptime` (the clock of `stat`'s start time; the wall
+/// clock minus `btime` can be a second off).
+fn ticks_since_boot(reader: &mut ProcReader, boot_time: u64) -> u64 {
+    if let Some(seconds) = reader
+        .read_root_file("uptime")
+        .ok()
+        .and_then(|text| text.split_ascii_whitespace().next()?.parse::<f64>().ok())
+    {
+        return (seconds * CLOCK_TICKS_PER_SECOND as f64) as u64;
+    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -311,7 +320,7 @@ pub fn collect(
     let cycle = state.cycle;
     let first_ticks = *state
         .first_ticks
-        .get_or_insert_with(|| ticks_since_boot(boot_time));
+        .get_or_insert_with(|| ticks_since_boot(reader, boot_time));
     let mut problems = Vec::new();
 
     let pids = reader.pids().map_err(|e| {
