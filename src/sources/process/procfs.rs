@@ -41,6 +41,8 @@ pub struct Stat {
     pub starttime: u64,
     /// Virtual memory size in bytes.
     pub vsize: u64,
+    /// Resident set size in pages.
+    pub rss_pages: u64,
 }
 
 /// Parses `/proc/PID/stat`. The name is between the first `(` and the last `)` (it may itself
@@ -64,6 +66,7 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     let num_threads = fields.nth(4)?.parse().ok()?; // 20
     let starttime = fields.nth(1)?.parse().ok()?; // 22
     let vsize = fields.next()?.parse().ok()?; // 23
+    let rss_pages = fields.next()?.parse::<i64>().ok()?.max(0) as u64; // 24
     Some(Stat {
         comm,
         state,
@@ -75,6 +78,7 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
         num_threads,
         starttime,
         vsize,
+        rss_pages,
     })
 }
 
@@ -235,6 +239,16 @@ pub fn socket_inode(link: &str) -> Option<u64> {
         .strip_suffix(']')?
         .parse()
         .ok()
+}
+
+/// The page size in bytes from the `KernelPageSize` lines of `/proc/self/smaps` (libc's
+/// `sysconf(_SC_PAGESIZE)` would need unsafe code).
+pub fn parse_page_size(smaps: &str) -> Option<u64> {
+    smaps
+        .lines()
+        .find_map(|l| l.strip_prefix("KernelPageSize:"))
+        .map(kilobytes)
+        .filter(|&size| size > 0)
 }
 
 /// `btime` (boot time, seconds since the epoch) from `/proc/stat`.
@@ -408,6 +422,7 @@ mod tests {
         assert_eq!(stat.num_threads, 4);
         assert_eq!(stat.starttime, 98765);
         assert_eq!(stat.vsize, 12345678);
+        assert_eq!(stat.rss_pages, 900);
     }
 
     #[test]
@@ -496,6 +511,15 @@ mod tests {
         assert!(inodes.is_empty());
         assert_eq!(socket_inode("socket:[41234]"), Some(41234));
         assert_eq!(socket_inode("/dev/null"), None);
+    }
+
+    #[test]
+    fn page_size() {
+        let smaps = "55d0-55d1 r--p 00000000 08:01 1 /usr/bin/sleep\nSize:  4 kB\nKernelPageSize:  4 kB\nMMUPageSize:  4 kB\n";
+        assert_eq!(parse_page_size(smaps), Some(4096));
+        assert_eq!(parse_page_size("nothing"), None);
+        let own = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        assert!(parse_page_size(&own).unwrap() >= 4096);
     }
 
     #[test]

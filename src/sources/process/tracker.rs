@@ -175,6 +175,8 @@ pub struct Settings {
     pub remove_empty_groups: bool,
     /// The exporter's pid.
     pub self_pid: u32,
+    /// Bytes per page (for `stat`'s resident set size).
+    pub page_size: u64,
 }
 
 impl Settings {
@@ -913,12 +915,10 @@ fn read_process(
     Some(ProcessReading {
         counts,
         status_state_threads: thread_states,
-        resident: status.resident_bytes,
-        virtual_bytes: if status.virtual_bytes > 0 {
-            status.virtual_bytes
-        } else {
-            stat.vsize
-        },
+        // `stat`'s figures, as process-exporter reads them. (Since Linux 6.2 `VmRSS` in
+        // `status` is summed exactly over CPUs and can be a few percent above `stat`'s.)
+        resident: stat.rss_pages * settings.page_size,
+        virtual_bytes: stat.vsize,
         swapped: status.swapped_bytes,
         pss,
         swap_pss,
