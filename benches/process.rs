@@ -58,7 +58,9 @@ fn bench(c: &mut Criterion) {
     ] {
         let collector = ProcessCollector::from_config(&config).expect("collector");
         // The first collection matches every process; later ones read only what changed.
-        collector.collect_blocking(deadline()).expect("first collection");
+        collector
+            .collect_blocking(deadline())
+            .expect("first collection");
         group.bench_function(name, |b| {
             b.iter(|| collector.collect_blocking(deadline()).expect("collection"))
         });
