@@ -10,6 +10,7 @@ use crate::pipeline::Pipeline;
 use crate::probe::HttpProbeCollector;
 use crate::sources::file::FileSource;
 use crate::sources::http::{HttpSource, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::sources::process::ProcessCollector;
 use crate::sources::tcp::TcpSource;
 
 const COMMON: &[&str] = &[
@@ -209,6 +210,6 @@ fn build_http_probe(config: &CollectorConfig) -> Result<Arc<dyn Collector>, Stri
     Ok(Arc::new(HttpProbeCollector::from_config(config)?))
 }
 
-fn build_process(_config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    Err("the process kind is not available in this build".into())
+fn build_process(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    Ok(Arc::new(ProcessCollector::from_config(config)?))
 }

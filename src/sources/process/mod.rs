@@ -1,0 +1,338 @@
+//! The `process` kind: stats of the app's processes from `/proc`, process-exporter compatible.
+//!
+//! Processes are put in groups (`groups:`, first match wins) and each group is reported with
+//! process-exporter's `namedprocess_namegroup_*` families, names, labels and help texts, so its
+//! dashboards and alerts work unchanged.
+//!
+//! Where this differs from process-exporter, on purpose:
+//! - a group whose name has no placeholder reports `num_procs 0` from the start (process-exporter
+//!   shows a group only once a process matched it), so "is my app running" can be alerted on;
+//! - a process that `exec`s (its comm changes) is matched anew, as process-exporter does only with
+//!   `-recheck`;
+//! - `children` is set per group (`children: true`), not for all groups at once;
+//! - `namedprocess_namegroup_threads_wchan` needs `threads: true` (it costs a read per thread);
+//! - an empty group's `oldest_start_time_seconds` is 0 (process-exporter reports Go's zero time,
+//!   -62135596800).
+
+mod families;
+mod matching;
+pub mod procfs;
+mod tracker;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+
+use crate::collector::{CollectError, Collection, Collector, Context, Reason};
+use crate::config::CollectorConfig;
+use matching::Group;
+use procfs::{parse_boot_time, ProcReader};
+use tracker::{Settings, State};
+
+/// One entry of `groups:`: which processes form the group, and its name. Every matcher given
+/// must agree; a group needs at least one. The first group a process matches wins.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// The group name (the `groupname` label), a template: `{{comm}}` (process name),
+    /// `{{exebase}}` (base name of argv[0]), `{{exefull}}` (argv[0]), `{{username}}`,
+    /// `{{matches.NAME}}` (a named capture of a `cmdline` regex), `{{pid}}` (one series per
+    /// process: avoid). process-exporter's `{{.Comm}}` spelling works too. Default `{{exebase}}`.
+    #[serde(default)]
+    pub name: String,
+    /// Process names (`/proc/PID/comm`, at most 15 characters) that match, exactly.
+    #[serde(default)]
+    pub comm: Vec<String>,
+    /// Executables that match: a base name (`nginx`) matches argv[0]'s base name, a path
+    /// (`/usr/sbin/nginx`) matches argv[0] exactly.
+    #[serde(default)]
+    pub exe: Vec<String>,
+    /// Regexes that must all be found in the command line (arguments joined by spaces).
+    /// `['.+']` matches every process except kernel threads.
+    #[serde(default)]
+    pub cmdline: Vec<String>,
+    /// A file holding the pid of the process (re-read on every collection).
+    pub pidfile: Option<String>,
+    /// The pid of the process.
+    pub pid: Option<u32>,
+    /// The process(es) holding a TCP socket listening on this port (any address, IPv4 or IPv6).
+    pub listening_port: Option<u16>,
+    /// Only processes running as this user (a name from `/etc/passwd`, or a numeric uid).
+    pub user: Option<String>,
+    /// Also put the descendants of a matched process in this group (unless they match a group
+    /// of their own).
+    #[serde(default)]
+    pub children: bool,
+}
+
+/// The process collector of the embedded default config (`src/config/default.yaml`): one group
+/// per process name, every process but kernel threads and the exporter itself.
+pub fn default_config() -> CollectorConfig {
+    crate::config::load(None)
+        .ok()
+        .and_then(|loaded| loaded.collectors.into_iter().next())
+        .map(|collector| collector.config)
+        .unwrap_or_default()
+}
+
+struct Inner {
+    settings: Settings,
+    proc_root: PathBuf,
+    boot_time: u64,
+    state: Mutex<State>,
+    target: String,
+}
+
+/// The `process` collector. It keeps, between collections, what each process used so far, so
+/// that a group's counters never go down when its processes exit.
+#[derive(Clone)]
+pub struct ProcessCollector {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ProcessCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessCollector")
+            .field("target", &self.inner.target)
+            .finish()
+    }
+}
+
+impl ProcessCollector {
+    /// Builds the collector from its config (`groups`, `remove_empty_groups`, `threads`,
+    /// `smaps`, `include_self`). Errors say which group and key is wrong.
+    pub fn from_config(cfg: &CollectorConfig) -> Result<ProcessCollector, String> {
+        Self::with_proc_root(cfg, PathBuf::from("/proc"))
+    }
+
+    /// Like [`ProcessCollector::from_config`], reading another `/proc` (a host's `/proc`
+    /// mounted elsewhere, or a test fixture).
+    pub fn with_proc_root(
+        cfg: &CollectorConfig,
+        proc_root: PathBuf,
+    ) -> Result<ProcessCollector, String> {
+        let configs = match &cfg.groups {
+            Some(groups) if !groups.is_empty() => groups,
+            _ => {
+                return Err(
+                    "`groups` is required for kind process: give at least one group, e.g. \
+                     `groups: [{name: \"{{comm}}\", cmdline: ['.+']}]`"
+                        .to_string(),
+                )
+            }
+        };
+        let users = || {
+            std::fs::read_to_string("/etc/passwd")
+                .map(|t| procfs::parse_passwd(&t))
+                .unwrap_or_default()
+        };
+        let groups = configs
+            .iter()
+            .enumerate()
+            .map(|(i, g)| Group::compile(i, g, &users))
+            .collect::<Result<Vec<_>, _>>()?;
+        let stat = std::fs::read_to_string(proc_root.join("stat"))
+            .map_err(|e| format!("cannot read {}: {e}", proc_root.join("stat").display()))?;
+        let boot_time = parse_boot_time(&stat)
+            .ok_or_else(|| format!("no `btime` line in {}", proc_root.join("stat").display()))?;
+        let target = format!(
+            "processes in {} groups: {}",
+            groups.len(),
+            configs
+                .iter()
+                .map(|g| if g.name.is_empty() {
+                    "{{exebase}}"
+                } else {
+                    g.name.as_str()
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let settings = Settings {
+            groups,
+            threads: cfg.threads.unwrap_or(false),
+            smaps: cfg.smaps.unwrap_or(false),
+            include_self: cfg.include_self.unwrap_or(false),
+            remove_empty_groups: cfg.remove_empty_groups.unwrap_or(false),
+            self_pid: std::process::id(),
+            page_size: page_size(),
+        };
+        let state = State::new(&settings);
+        Ok(ProcessCollector {
+            inner: Arc::new(Inner {
+                settings,
+                proc_root,
+                boot_time,
+                state: Mutex::new(state),
+                target,
+            }),
+        })
+    }
+
+    /// Runs one collection on the calling thread (it reads files; the async `collect` runs it
+    /// on tokio's blocking pool).
+    pub fn collect_blocking(
+        &self,
+        deadline: std::time::Instant,
+    ) -> Result<Collection, CollectError> {
+        let inner = &self.inner;
+        // A panic while the state was held cannot leave it half-written in a way that matters
+        // more than losing the collector: go on with it.
+        let mut state = inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut reader = ProcReader::new(&inner.proc_root);
+        let report = tracker::collect(
+            &inner.settings,
+            &mut state,
+            &mut reader,
+            inner.boot_time,
+            deadline,
+        )?;
+        drop(state);
+        Ok(families::build(report, &inner.settings))
+    }
+}
+
+/// The page size of this machine (4096 on x86_64; arm64 kernels may use 16 or 64 KiB).
+fn page_size() -> u64 {
+    use std::io::Read;
+    // The first mapping's lines are enough: read only the start of the file.
+    let mut start = vec![0u8; 4096];
+    let read = std::fs::File::open("/proc/self/smaps")
+        .and_then(|mut f| f.read(&mut start))
+        .unwrap_or(0);
+    procfs::parse_page_size(&String::from_utf8_lossy(&start[..read])).unwrap_or(4096)
+}
+
+/// True when every process visible in `proc_root` is the exporter itself or the pod's `pause`
+/// container: the pod does not share its PID namespace.
+fn only_own_processes_visible(proc_root: &std::path::Path, self_pid: u32) -> bool {
+    let Ok(reader) = std::fs::read_dir(proc_root) else {
+        return false;
+    };
+    for entry in reader.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == self_pid {
+            continue;
+        }
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "pause" {
+            return false;
+        }
+    }
+    true
+}
+
+#[async_trait::async_trait]
+impl Collector for ProcessCollector {
+    async fn collect(&self, ctx: &Context) -> Result<Collection, CollectError> {
+        let deadline = std::time::Instant::now() + ctx.remaining();
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.collect_blocking(deadline))
+            .await
+            .map_err(|e| {
+                CollectError::new(Reason::Parse, format!("process collection failed: {e}"))
+            })?
+    }
+
+    fn target(&self) -> String {
+        self.inner.target.clone()
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if only_own_processes_visible(&self.inner.proc_root, self.inner.settings.self_pid) {
+            notes.push(
+                "Only the sidecar's own processes are visible: the app's processes live in \
+                 another PID namespace. Set `shareProcessNamespace: true` in the pod spec so \
+                 that the sidecar can see them."
+                    .to_string(),
+            );
+        }
+        for group in &self.inner.settings.groups {
+            if group.template.uses_pid() {
+                notes.push(
+                    "A group name uses {{pid}}: every process becomes its own series, which \
+                     grows without bound as processes come and go."
+                        .to_string(),
+                );
+                break;
+            }
+        }
+        notes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_are_plain() {
+        let mut cfg = default_config();
+        cfg.groups = None;
+        assert!(ProcessCollector::from_config(&cfg)
+            .unwrap_err()
+            .contains("`groups` is required"));
+        cfg.groups = Some(vec![GroupConfig {
+            name: "{{bogus}}".into(),
+            comm: vec!["x".into()],
+            ..Default::default()
+        }]);
+        let err = ProcessCollector::from_config(&cfg).unwrap_err();
+        assert!(
+            err.contains("groups[0]") && err.contains("expected one of"),
+            "{err}"
+        );
+        let yaml = "name: p\nkind: process\ngroups:\n  - name: x\n    comms: [a]\n";
+        assert!(serde_yaml::from_str::<CollectorConfig>(yaml).is_err());
+    }
+
+    fn fake_proc(pids: &[(u32, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("stat"), "cpu 1 2 3\nbtime 1700000000\n").unwrap();
+        for (pid, comm) in pids {
+            let p = dir.path().join(pid.to_string());
+            std::fs::create_dir(&p).unwrap();
+            std::fs::write(p.join("comm"), format!("{comm}\n")).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn kubernetes_note_when_alone() {
+        let me = std::process::id();
+        let alone = fake_proc(&[(1, "pause"), (me, "sidecar-exporter")]);
+        let cfg = default_config();
+        let c = ProcessCollector::with_proc_root(&cfg, alone.path().to_path_buf()).unwrap();
+        let notes = c.notes();
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].contains("shareProcessNamespace: true"),
+            "{notes:?}"
+        );
+        assert!(notes[0].contains("Only the sidecar's own processes are visible"));
+
+        let shared = fake_proc(&[(1, "pause"), (7, "nginx"), (me, "sidecar-exporter")]);
+        let c = ProcessCollector::with_proc_root(&cfg, shared.path().to_path_buf()).unwrap();
+        assert!(c.notes().is_empty());
+    }
+
+    #[test]
+    fn pid_template_is_warned_about() {
+        let mut cfg = default_config();
+        cfg.groups = Some(vec![GroupConfig {
+            name: "{{comm}}-{{pid}}".into(),
+            cmdline: vec![".+".into()],
+            ..Default::default()
+        }]);
+        let c = ProcessCollector::from_config(&cfg).unwrap();
+        assert!(c.notes().iter().any(|n| n.contains("{{pid}}")));
+    }
+}
