@@ -213,3 +213,51 @@ fn build_http_probe(config: &CollectorConfig) -> Result<Arc<dyn Collector>, Stri
 fn build_process(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
     Ok(Arc::new(ProcessCollector::from_config(config)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use crate::config::load_bytes;
+    use crate::scrape::{Counters, Engine};
+
+    fn build(text: &str) -> Result<Engine, crate::config::ConfigError> {
+        let loaded = load_bytes("c.yaml", text.as_bytes(), Path::new("."), &|_| None)?;
+        Engine::build(&loaded, Arc::new(Counters::default()))
+    }
+
+    #[test]
+    fn invalid_metric_name_points_at_the_collector() {
+        let text = "collectors:\n  - name: ok\n    kind: file\n    path: a.json\n    format: json\n  - name: bad\n    kind: file\n    path: a.json\n    format: json\n    metrics:\n      - name: 9bad-name\n        path: '{ .a }'\n";
+        let err = build(text).err().expect("refused");
+        assert_eq!((err.line, err.column), (6, 5), "{err}");
+        assert!(err.message.contains("collector `bad`"), "{err}");
+        assert!(err.message.contains("9bad-name"), "{err}");
+    }
+
+    #[test]
+    fn keys_of_another_kind_are_refused() {
+        let err = build("collectors:\n  - name: p\n    kind: process\n    url: http://x\n")
+            .err()
+            .expect("refused");
+        assert!(
+            err.message
+                .contains("key `url` does not apply to kind `process`"),
+            "{err}"
+        );
+        assert!(err.message.contains("http_text"), "{err}");
+    }
+
+    #[test]
+    fn unknown_kind_lists_the_kinds() {
+        let err = build("collectors:\n  - name: p\n    kind: proces\n")
+            .err()
+            .expect("refused");
+        assert!(
+            err.message
+                .contains("unknown kind `proces`, expected one of"),
+            "{err}"
+        );
+    }
+}
