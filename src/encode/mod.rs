@@ -42,7 +42,7 @@ mod negotiate;
 mod openmetrics;
 mod text;
 
-pub use negotiate::{gzip_accepted, negotiate};
+pub use negotiate::negotiate;
 
 use crate::model::MetricFamily;
 

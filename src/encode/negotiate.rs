@@ -87,31 +87,6 @@ pub fn negotiate(accept: Option<&str>) -> Format {
     Format::Text
 }
 
-/// True when an `Accept-Encoding` header allows a gzip-compressed answer: `gzip` (or `x-gzip`)
-/// with a q-value above 0, or `*` with a q-value above 0 when gzip is not named. `gzip;q=0`
-/// refuses it even when `*` would allow it; no header means no compression.
-pub fn gzip_accepted(accept_encoding: Option<&str>) -> bool {
-    let Some(header) = accept_encoding else {
-        return false;
-    };
-    let mut wildcard_allows = false;
-    for part in header.split(',') {
-        let entry = acceptable_entries(part);
-        let (name, acceptable) = match entry.first() {
-            Some(entry) => (entry.value, true),
-            // Refused (q=0) or empty: find the name to know what is refused.
-            None => (part.split(';').next().unwrap_or("").trim(), false),
-        };
-        if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
-            return acceptable;
-        }
-        if name == "*" {
-            wildcard_allows = acceptable;
-        }
-    }
-    wildcard_allows
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,23 +172,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn gzip() {
-        assert!(!gzip_accepted(None));
-        assert!(!gzip_accepted(Some("")));
-        assert!(gzip_accepted(Some("gzip")));
-        assert!(gzip_accepted(Some("deflate, GZIP;q=0.5")));
-        assert!(gzip_accepted(Some("x-gzip")));
-        assert!(gzip_accepted(Some("gzip, deflate, br")));
-        assert!(gzip_accepted(Some("*")));
-        assert!(gzip_accepted(Some("br;q=1.0, *;q=0.1")));
-        assert!(!gzip_accepted(Some("gzip;q=0")));
-        assert!(!gzip_accepted(Some("gzip;q=0.000, *")));
-        assert!(!gzip_accepted(Some("*, gzip;q=0")));
-        assert!(!gzip_accepted(Some("*;q=0")));
-        assert!(!gzip_accepted(Some("identity")));
-        assert!(!gzip_accepted(Some("deflate, br")));
-        assert!(!gzip_accepted(Some("gzipper")));
-        assert!(!gzip_accepted(Some("gzip;q=nonsense")));
-    }
 }
