@@ -11,7 +11,24 @@ pub struct Preset {
 }
 
 /// Every preset, in the order `sidecar-exporter presets` lists them.
-pub const PRESETS: &[Preset] = &[];
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "redis",
+        yaml: include_str!("../collectors/redis.yaml"),
+    },
+    Preset {
+        name: "memcached",
+        yaml: include_str!("../collectors/memcached.yaml"),
+    },
+    Preset {
+        name: "haproxy",
+        yaml: include_str!("../collectors/haproxy.yaml"),
+    },
+    Preset {
+        name: "php_fpm",
+        yaml: include_str!("../collectors/php_fpm.yaml"),
+    },
+];
 
 impl Preset {
     /// The preset as a YAML mapping.

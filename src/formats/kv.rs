@@ -39,6 +39,7 @@ pub struct KvConfig {
     pub trim: bool,
     /// Lines without the separator (Apache's first line is the bare host name; a Redis reply
     /// starts with `$1234`) are skipped instead of failing the collection. Default `false`.
+    /// An answer in which every line was skipped is still an error: it is not key/value text.
     pub skip_invalid_lines: bool,
     /// Splits values that are themselves lists of pairs, such as Redis'
     /// `db0:keys=1,expires=0,avg_ttl=0`, into objects: `{"db0": {"keys": "1", …}}`. A value is
@@ -147,6 +148,9 @@ pub fn parse(config: &KvConfig, body: &[u8]) -> Result<Value, CollectError> {
     let mut top = Map::new();
     // With `sections: true`, the name of the section being filled (None: the top level).
     let mut section: Option<String> = None;
+    // With `skip_invalid_lines`, the first line skipped, and whether any pair was read.
+    let mut first_skipped: Option<(usize, &str)> = None;
+    let mut pairs_read = false;
     for (index, raw_line) in text.split('\n').enumerate() {
         let line_no = index + 1;
         let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
@@ -172,6 +176,7 @@ pub fn parse(config: &KvConfig, body: &[u8]) -> Result<Value, CollectError> {
         }
         let Some((key, value)) = split_line(config, line) else {
             if config.skip_invalid_lines {
+                first_skipped.get_or_insert((line_no, line));
                 continue;
             }
             return Err(parse_error(format!(
@@ -193,6 +198,14 @@ pub fn parse(config: &KvConfig, body: &[u8]) -> Result<Value, CollectError> {
             None => &mut top,
         };
         target.entry(key.to_string()).or_insert(value);
+        pairs_read = true;
+    }
+    if let (false, Some((line_no, line))) = (pairs_read, first_skipped) {
+        return Err(parse_error(format!(
+            "no line has a {:?} separator; this is not key/value text (line {line_no}: {:?})",
+            config.separator,
+            shorten(line)
+        )));
     }
     Ok(Value::Object(top))
 }
@@ -382,6 +395,17 @@ mod tests {
         let e = parse(&KvConfig::default(), b"<html><body>Not Found</body></html>").unwrap_err();
         assert!(e.message.starts_with("line 1 has no"), "{}", e.message);
         assert_eq!(parse(&KvConfig::default(), b"").unwrap(), json!({}));
+        // Skipping invalid lines still needs at least one pair.
+        let c = config("skip_invalid_lines: true");
+        let e = parse(&c, b"HTTP/1.0 400 Bad\r\n\r\ngarbage\r\n").unwrap_err();
+        assert_eq!(e.reason, Reason::Parse);
+        assert!(
+            e.message
+                .contains("not key/value text (line 1: \"HTTP/1.0 400 Bad\")"),
+            "{}",
+            e.message
+        );
+        assert_eq!(parse(&c, b"junk\r\na:1\r\n").unwrap(), json!({"a": "1"}));
         let long = "x".repeat(500);
         let e = parse(&KvConfig::default(), long.as_bytes()).unwrap_err();
         assert!(e.message.len() < 120, "{}", e.message);

@@ -106,6 +106,13 @@ pub struct MetricRule {
     /// a string not listed is parsed as usual (and is a mapping problem if not a number).
     #[serde(default, deserialize_with = "number_map")]
     pub value_map: BTreeMap<String, f64>,
+    /// Extension: the number for any non-empty value that neither `valueconverter` nor
+    /// `value_map` lists, numbers included, instead of reading it as a number. For status
+    /// enums whose unknown states count as "down": HAProxy's `status` column with
+    /// `value_map: {UP: 1, OPEN: 1}` and `value_map_default: 0` gives 0 for `DOWN`, `MAINT`,
+    /// `DOWN 1/2`, …. An empty value stays "no value" (see `allow_missing_key`).
+    #[serde(default)]
+    pub value_map_default: Option<f64>,
     /// Extension: the value is the number of characters of the selected string that are any
     /// of these characters. Apache's scoreboard `"_SRW__K."` with `count_chars: "_"` gives 3
     /// idle workers.
@@ -248,6 +255,7 @@ struct CompiledRule {
     timestamp: Option<Expr>,
     allow_missing_key: bool,
     value_map: HashMap<String, f64>,
+    value_map_default: Option<f64>,
     count_chars: Option<Vec<char>>,
     scale: Option<f64>,
     children: Vec<CompiledRule>,
@@ -443,6 +451,14 @@ fn compile_rule(
         Some(chars) => Some(chars.chars().collect()),
         None => None,
     };
+    if let Some(default) = rule.value_map_default {
+        if !default.is_finite() {
+            return Err(fail(
+                "value_map_default",
+                format!("`{default}` is not a finite number"),
+            ));
+        }
+    }
     if let Some(scale) = rule.scale {
         if !scale.is_finite() {
             return Err(fail("scale", format!("`{scale}` is not a finite number")));
@@ -470,6 +486,7 @@ fn compile_rule(
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect(),
+        value_map_default: rule.value_map_default,
         count_chars,
         scale: rule.scale,
         children,
@@ -760,13 +777,14 @@ fn evaluate_value(
     }))
 }
 
-/// `valueconverter` (case-insensitive) then `value_map` (exact).
+/// `valueconverter` (case-insensitive), then `value_map` (exact), then `value_map_default`
+/// for a non-empty text.
 fn mapped<'a>(
     rule: &CompiledRule,
     value: &CompiledValue,
     text: impl FnOnce() -> std::borrow::Cow<'a, str>,
 ) -> Option<f64> {
-    if value.converter.is_empty() && rule.value_map.is_empty() {
+    if value.converter.is_empty() && rule.value_map.is_empty() && rule.value_map_default.is_none() {
         return None;
     }
     let text = text();
@@ -775,7 +793,10 @@ fn mapped<'a>(
             return Some(*number);
         }
     }
-    rule.value_map.get(text.as_ref()).copied()
+    if let Some(number) = rule.value_map.get(text.as_ref()) {
+        return Some(*number);
+    }
+    rule.value_map_default.filter(|_| !text.is_empty())
 }
 
 fn count_chars(text: &str, chars: &[char]) -> f64 {
@@ -1007,6 +1028,25 @@ mod tests {
         );
         assert!(c.problems.is_empty(), "{:?}", c.problems);
         assert_eq!(c.families.len(), 4, "one family for both scoreboard rules");
+    }
+
+    #[test]
+    fn value_map_default_covers_unlisted_values_but_not_empty_ones() {
+        let c = apply(
+            "- name: up\n  type: object\n  path: '{[*]}'\n  labels: {s: '{.s}'}\n  values: {v: '{.s}'}\n  value_map: {UP: 1}\n  value_map_default: 0\n  allow_missing_key: true\n",
+            json!([{"s": "UP"}, {"s": "DOWN 1/2"}, {"s": "7"}, {"s": ""}]),
+        );
+        assert_eq!(
+            series(&c),
+            [
+                r#"up_v{s="UP"} 1"#,
+                r#"up_v{s="DOWN 1/2"} 0"#,
+                r#"up_v{s="7"} 0"#
+            ]
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        let e = compile_err("- name: b\n  path: '{.a}'\n  value_map_default: .nan\n");
+        assert!(e.contains("value_map_default"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,597 @@
+//! The redis, memcached, haproxy and php_fpm presets against the real Debian servers on
+//! 127.0.0.1, side by side with Debian's prometheus-redis-exporter and
+//! prometheus-haproxy-exporter, plus the failure cases of a tcp preset.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{
+    free_port, http_get, require_tool, sample_value, wait_for_port, ChildGuard, Exporter,
+};
+
+/// Families (name → type) and series (`name{labels}` as written → value) of an exposition.
+struct Exposition {
+    types: BTreeMap<String, String>,
+    series: BTreeMap<String, f64>,
+}
+
+fn parse(text: &str) -> Exposition {
+    let mut types = BTreeMap::new();
+    let mut series = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            types.insert(name.to_string(), kind.to_string());
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            let (key, value) = line.rsplit_once(' ').unwrap();
+            series.insert(key.to_string(), value.parse().unwrap());
+        }
+    }
+    Exposition { types, series }
+}
+
+fn family(series: &str) -> &str {
+    series.split('{').next().unwrap()
+}
+
+/// Diffs our series against the peer's, restricted to the families we emit with `prefix`:
+/// types and series keys (names and label sets) exactly, values exactly except for the
+/// series `moving` accepts (for counters ours, read later, must not be smaller). Returns the
+/// peer's families with `prefix` that we do not emit. `ignore_peer` drops peer series (e.g. the
+/// zero series redis_exporter adds for empty databases).
+fn compare(
+    peer: &Exposition,
+    ours: &Exposition,
+    prefix: &str,
+    moving: impl Fn(&str) -> bool,
+    ignore_peer: impl Fn(&str, f64) -> bool,
+) -> BTreeSet<String> {
+    let emitted: BTreeSet<&String> = ours
+        .types
+        .keys()
+        .filter(|f| f.starts_with(prefix))
+        .collect();
+    let mut problems = Vec::new();
+    for name in &emitted {
+        if peer.types.get(*name) != ours.types.get(*name) {
+            problems.push(format!(
+                "type of {name}: peer {:?}, ours {:?}",
+                peer.types.get(*name),
+                ours.types.get(*name)
+            ));
+        }
+    }
+    for (key, value) in &peer.series {
+        if !emitted.contains(&family(key).to_string()) || ignore_peer(key, *value) {
+            continue;
+        }
+        match ours.series.get(key) {
+            None => problems.push(format!("only the peer has {key}")),
+            Some(ours_value) if moving(key) => {
+                if ours.types[family(key)] == "counter" && ours_value < value {
+                    problems.push(format!(
+                        "counter {key} went down: peer {value}, ours {ours_value}"
+                    ));
+                }
+            }
+            Some(ours_value) if ours_value != value => {
+                problems.push(format!("{key}: peer {value}, ours {ours_value}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for key in ours.series.keys() {
+        if emitted.contains(&family(key).to_string()) && !peer.series.contains_key(key) {
+            problems.push(format!("only we have {key}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    peer.types
+        .keys()
+        .filter(|f| f.starts_with(prefix) && !emitted.contains(f))
+        .cloned()
+        .collect()
+}
+
+fn run_ok(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("running {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis
+
+struct Redis {
+    port: u16,
+    _dir: tempfile::TempDir,
+    _child: ChildGuard,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let server = require_tool("redis-server", "redis-server");
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = ChildGuard::spawn(
+            Command::new(server)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null()),
+        );
+        wait_for_port(port, Duration::from_secs(10));
+        Redis {
+            port,
+            _dir: dir,
+            _child: child,
+        }
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let cli = require_tool("redis-cli", "redis-tools");
+        run_ok(
+            Command::new(cli)
+                .args(["-p", &self.port.to_string()])
+                .args(args),
+        )
+    }
+}
+
+fn redis_config(name: &str, port: u16, labels: &str) -> String {
+    format!("  - name: {name}\n    preset: redis\n    address: 127.0.0.1:{port}\n{labels}")
+}
+
+/// Families of redis_exporter 1.45 that the preset does not emit: they come from other commands
+/// than INFO, from the exporter's clock, or are the exporter's own (see collectors/redis.yaml).
+const REDIS_NOT_EMITTED: &[&str] = &[
+    "redis_commands_duration_seconds_total",
+    "redis_commands_failed_calls_total",
+    "redis_commands_rejected_calls_total",
+    "redis_commands_total",
+    "redis_config_io_threads",
+    "redis_exporter_build_info",
+    "redis_exporter_last_scrape_connect_time_seconds",
+    "redis_exporter_last_scrape_duration_seconds",
+    "redis_exporter_last_scrape_error",
+    "redis_exporter_scrape_duration_seconds",
+    "redis_exporter_scrapes_total",
+    "redis_last_key_groups_scrape_duration_milliseconds",
+    "redis_last_slow_execution_duration_seconds",
+    "redis_latency_percentiles_usec",
+    "redis_slowlog_last_id",
+    "redis_slowlog_length",
+    "redis_start_time_seconds",
+    "redis_target_scrape_request_errors_total",
+];
+
+/// Series that change between the peer's read and ours on a quiesced server: what the reads
+/// themselves cost (commands, connections, bytes, CPU, client buffers and the memory they
+/// use), the clock (uptime, TTLs).
+fn redis_moving(series: &str) -> bool {
+    let name = family(series);
+    [
+        "redis_commands_processed_total",
+        "redis_connections_received_total",
+        "redis_net_input_bytes_total",
+        "redis_net_output_bytes_total",
+        "redis_total_reads_processed",
+        "redis_total_writes_processed",
+        "redis_uptime_in_seconds",
+        "redis_db_avg_ttl_seconds",
+        "redis_client_recent_max_input_buffer_bytes",
+        "redis_client_recent_max_output_buffer_bytes",
+        "redis_mem_clients_normal",
+    ]
+    .contains(&name)
+        || name.starts_with("redis_cpu_")
+        || name.starts_with("redis_memory_used_")
+        || name.starts_with("redis_allocator_")
+        || name.starts_with("redis_mem_fragmentation_")
+}
+
+#[test]
+fn redis_side_by_side_with_redis_exporter() {
+    let redis = Redis::start();
+    redis.cli(&["set", "foo", "bar"]);
+    redis.cli(&["set", "baz", "qux", "EX", "1000"]);
+    redis.cli(&["-n", "3", "set", "x", "1"]);
+
+    let peer_bin = require_tool("prometheus-redis-exporter", "prometheus-redis-exporter");
+    let peer_port = free_port();
+    let _peer = ChildGuard::spawn(
+        Command::new(peer_bin)
+            .arg(format!("--redis.addr=redis://127.0.0.1:{}", redis.port))
+            .arg(format!("--web.listen-address=127.0.0.1:{peer_port}"))
+            .stderr(Stdio::null()),
+    );
+    wait_for_port(peer_port, Duration::from_secs(10));
+    let exporter = Exporter::start(&format!(
+        "collectors:\n{}",
+        redis_config("redis", redis.port, "")
+    ));
+
+    let (status, peer_text) = http_get(&format!("http://127.0.0.1:{peer_port}/metrics"), &[]);
+    assert_eq!(status, 200);
+    let ours_text = exporter.metrics();
+    let peer = parse(&peer_text);
+    let ours = parse(&ours_text);
+    assert_eq!(ours.series["redis_up"], 1.0, "{ours_text}");
+    assert_eq!(ours.series[r#"redis_db_keys{db="db0"}"#], 2.0);
+    assert_eq!(ours.series[r#"redis_db_keys_expiring{db="db0"}"#], 1.0);
+    assert!(ours.types.len() > 100, "{ours_text}");
+
+    let not_emitted = compare(&peer, &ours, "redis_", redis_moving, |key, value| {
+        // redis_exporter adds zero series for databases INFO does not list (CONFIG GET databases).
+        let name = family(key);
+        (name == "redis_db_keys" || name == "redis_db_keys_expiring")
+            && value == 0.0
+            && !ours.series.contains_key(key)
+    });
+    let expected: BTreeSet<String> = REDIS_NOT_EMITTED.iter().map(|s| s.to_string()).collect();
+    assert_eq!(not_emitted, expected);
+}
+
+#[test]
+fn two_redis_instances_need_distinguishing_labels() {
+    let a = Redis::start();
+    let b = Redis::start();
+    a.cli(&["set", "k1", "v"]);
+    b.cli(&["set", "k1", "v"]);
+    b.cli(&["set", "k2", "v"]);
+
+    // Without labels the two collectors would emit the same series: refused.
+    let dir = tempfile::tempdir().unwrap();
+    let clash = format!(
+        "collectors:\n{}{}",
+        redis_config("a", a.port, ""),
+        redis_config("b", b.port, "")
+    );
+    std::fs::write(dir.path().join("config.yaml"), clash).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
+        .args(["check", "--config.file"])
+        .arg(dir.path().join("config.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("would emit the same series"), "{stderr}");
+
+    let exporter = Exporter::start(&format!(
+        "collectors:\n{}{}",
+        redis_config("a", a.port, "    labels: {instance: a}\n"),
+        redis_config("b", b.port, "    labels: {instance: b}\n")
+    ));
+    let text = exporter.metrics();
+    assert_eq!(
+        sample_value(&text, r#"redis_db_keys{db="db0",instance="a"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample_value(&text, r#"redis_db_keys{db="db0",instance="b"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    let ups: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("redis_up{"))
+        .collect();
+    assert_eq!(ups.len(), 2, "{text}");
+    assert!(ups.iter().all(|l| l.ends_with(" 1")), "{ups:?}");
+}
+
+/// A server that answers every connection with text that is not an INFO reply.
+fn garbage_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // Bounded: enough connections for the test's scrapes.
+        for stream in listener.incoming().take(50) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 256];
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n<html>nope</html>\r\n");
+        }
+    });
+    port
+}
+
+#[test]
+fn redis_down_and_garbage_through_the_exporter() {
+    let closed = free_port();
+    let garbage = garbage_server();
+    let exporter = Exporter::start(&format!(
+        "collectors:\n{}{}",
+        redis_config("down", closed, "    labels: {instance: down}\n"),
+        redis_config("garbage", garbage, "    labels: {instance: garbage}\n")
+    ));
+    let text = exporter.metrics();
+    assert_eq!(
+        sample_value(&text, r#"redis_up{instance="down"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample_value(&text, r#"redis_up{instance="garbage"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample_value(
+            &text,
+            r#"sidecar_exporter_collector_errors_total{collector="down",kind="tcp_text",reason="connect"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample_value(
+            &text,
+            r#"sidecar_exporter_collector_errors_total{collector="garbage",kind="tcp_text",reason="parse"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(!text.contains("redis_connected_clients"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// memcached
+
+fn memcached_command(port: u16, command: &str, until: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(command.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).ends_with(until) {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "memcached closed after {answer:?}");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn memcached_live() {
+    let memcached = require_tool("memcached", "memcached");
+    let port = free_port();
+    let _server = ChildGuard::spawn(
+        Command::new(&memcached)
+            .args([
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "0",
+                "-u",
+                "nobody",
+            ])
+            .args(["-m", "32"]),
+    );
+    wait_for_port(port, Duration::from_secs(10));
+    memcached_command(port, "set k 0 0 5\r\nhello\r\n", "STORED\r\n");
+    memcached_command(port, "get k\r\n", "END\r\n");
+    memcached_command(port, "get nope\r\n", "END\r\n");
+    memcached_command(port, "get nope\r\n", "END\r\n");
+
+    let exporter = Exporter::start(&format!(
+        "collectors:\n  - name: cache\n    preset: memcached\n    address: 127.0.0.1:{port}\n"
+    ));
+    let text = exporter.metrics();
+    let version = run_ok(Command::new(&memcached).arg("-V"));
+    let version = version.trim().trim_start_matches("memcached ");
+    for (series, want) in [
+        ("memcached_up".to_string(), 1.0),
+        (format!(r#"memcached_version{{version="{version}"}}"#), 1.0),
+        (
+            r#"memcached_commands_total{command="get",status="hit"}"#.to_string(),
+            1.0,
+        ),
+        (
+            r#"memcached_commands_total{command="get",status="miss"}"#.to_string(),
+            2.0,
+        ),
+        ("memcached_current_items".to_string(), 1.0),
+        ("memcached_items_total".to_string(), 1.0),
+        ("memcached_limit_bytes".to_string(), 32.0 * 1024.0 * 1024.0),
+    ] {
+        assert_eq!(sample_value(&text, &series), Some(want), "{series}\n{text}");
+    }
+    assert!(sample_value(&text, "memcached_current_bytes").unwrap() > 0.0);
+    assert!(
+        text.contains("# TYPE memcached_read_bytes_total counter"),
+        "{text}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// HAProxy
+
+/// HAProxy with a stats page, a frontend and a backend with one checked server that is down and
+/// one unchecked server.
+fn start_haproxy(dir: &std::path::Path) -> (ChildGuard, u16, u16) {
+    let haproxy = require_tool("haproxy", "haproxy");
+    let (stats, web) = (free_port(), free_port());
+    let config = format!(
+        "global\n  log stdout format raw local0 err\n\
+         defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend stats\n  bind 127.0.0.1:{stats}\n  stats enable\n  stats uri /stats\n\
+         frontend web\n  bind 127.0.0.1:{web}\n  default_backend app\n\
+         backend app\n  server app1 127.0.0.1:{down} check\n  server app2 127.0.0.1:{down2}\n",
+        down = free_port(),
+        down2 = free_port(),
+    );
+    let path = dir.join("haproxy.cfg");
+    std::fs::write(&path, config).unwrap();
+    let child = ChildGuard::spawn(
+        Command::new(haproxy)
+            .arg("-f")
+            .arg(&path)
+            .arg("-db")
+            .stdout(Stdio::null()),
+    );
+    wait_for_port(stats, Duration::from_secs(10));
+    wait_for_port(web, Duration::from_secs(10));
+    (child, stats, web)
+}
+
+/// Series that move between two reads: the stats frontend serves the reads themselves, and the
+/// down server's health checks keep running.
+fn haproxy_moving(series: &str) -> bool {
+    series.contains(r#"frontend="stats""#)
+        || family(series) == "haproxy_server_downtime_seconds_total"
+        || family(series) == "haproxy_server_check_failures_total"
+        || family(series) == "haproxy_server_check_duration_seconds"
+}
+
+#[test]
+fn haproxy_side_by_side_with_haproxy_exporter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_haproxy, stats, web) = start_haproxy(dir.path());
+    // Some traffic: the backend has no working server, so these are 503s.
+    for _ in 0..5 {
+        let (status, _) = http_get(&format!("http://127.0.0.1:{web}/"), &[]);
+        assert_eq!(status, 503);
+    }
+    let url = format!("http://127.0.0.1:{stats}/stats;csv");
+    let peer_bin = require_tool("prometheus-haproxy-exporter", "prometheus-haproxy-exporter");
+    let peer_port = free_port();
+    let _peer = ChildGuard::spawn(
+        Command::new(peer_bin)
+            .arg(format!("--haproxy.scrape-uri={url}"))
+            .arg(format!("--web.listen-address=127.0.0.1:{peer_port}"))
+            .stderr(Stdio::null()),
+    );
+    wait_for_port(peer_port, Duration::from_secs(10));
+    let exporter = Exporter::start(&format!(
+        "collectors:\n  - name: lb\n    preset: haproxy\n    url: '{url}'\n"
+    ));
+    let (status, peer_text) = http_get(&format!("http://127.0.0.1:{peer_port}/metrics"), &[]);
+    assert_eq!(status, 200);
+    let ours_text = exporter.metrics();
+    let peer = parse(&peer_text);
+    let ours = parse(&ours_text);
+    assert_eq!(ours.series["haproxy_up"], 1.0);
+    assert_eq!(
+        ours.series[r#"haproxy_server_up{backend="app",server="app1"}"#],
+        0.0
+    );
+    assert_eq!(
+        ours.series[r#"haproxy_server_up{backend="app",server="app2"}"#],
+        1.0
+    );
+    assert_eq!(
+        ours.series[r#"haproxy_frontend_http_responses_total{code="5xx",frontend="web"}"#],
+        5.0
+    );
+    let not_emitted = compare(&peer, &ours, "haproxy_", haproxy_moving, |_, _| false);
+    let expected: BTreeSet<String> = [
+        "haproxy_exporter_build_info",
+        "haproxy_exporter_csv_parse_failures_total",
+        "haproxy_exporter_scrapes_total",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(not_emitted, expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// PHP-FPM behind nginx
+
+#[test]
+fn php_fpm_behind_nginx() {
+    let fpm = require_tool("php-fpm8.2", "php8.2-fpm");
+    let nginx = require_tool("nginx", "nginx");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let socket = d.join("fpm.sock");
+    let fpm_conf = format!(
+        "[global]\npid = {d}/fpm.pid\nerror_log = {d}/fpm.log\ndaemonize = no\n\
+         [poolx]\nlisten = {socket}\npm = static\npm.max_children = 2\npm.status_path = /status\n",
+        d = d.display(),
+        socket = socket.display()
+    );
+    std::fs::write(d.join("fpm.conf"), fpm_conf).unwrap();
+    // -R: the test may run as root.
+    let _fpm = ChildGuard::spawn(
+        Command::new(fpm)
+            .args(["-F", "-R", "-n", "-y"])
+            .arg(d.join("fpm.conf")),
+    );
+    let port = free_port();
+    let nginx_conf = format!(
+        "user root root;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/nginx.log warn;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  fastcgi_temp_path {d}/fastcgi;\n\
+           proxy_temp_path {d}/proxy;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+           server {{\n    listen 127.0.0.1:{port};\n\
+             location = /status {{\n      include /etc/nginx/fastcgi_params;\n\
+               fastcgi_param SCRIPT_NAME /status;\n      fastcgi_param SCRIPT_FILENAME /status;\n\
+               fastcgi_pass unix:{socket};\n    }}\n  }}\n}}\n",
+        d = d.display(),
+        socket = socket.display()
+    );
+    std::fs::write(d.join("nginx.conf"), nginx_conf).unwrap();
+    let _nginx = ChildGuard::spawn(
+        Command::new(nginx)
+            .arg("-c")
+            .arg(d.join("nginx.conf"))
+            .args([
+                "-e",
+                &format!("{}/nginx.log", d.display()),
+                "-g",
+                "daemon off;",
+            ]),
+    );
+    wait_for_port(port, Duration::from_secs(10));
+    let url = format!("http://127.0.0.1:{port}/status?json");
+    common::eventually(
+        Duration::from_secs(10),
+        "php-fpm answers through nginx",
+        || http_get(&url, &[]).0 == 200,
+    );
+    for _ in 0..3 {
+        assert_eq!(http_get(&url, &[]).0, 200);
+    }
+    let exporter = Exporter::start(&format!(
+        "collectors:\n  - name: php\n    preset: php_fpm\n    url: '{url}'\n"
+    ));
+    let text = exporter.metrics();
+    assert_eq!(sample_value(&text, "phpfpm_up"), Some(1.0), "{text}");
+    assert_eq!(
+        sample_value(&text, r#"phpfpm_total_processes{pool="poolx"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    // The exporter's own request is being served, so at least one is active.
+    assert!(sample_value(&text, r#"phpfpm_active_processes{pool="poolx"}"#).unwrap() >= 1.0);
+    let accepted = sample_value(&text, r#"phpfpm_accepted_connections{pool="poolx"}"#).unwrap();
+    assert!(accepted >= 5.0, "{text}");
+    assert!(
+        text.contains("# TYPE phpfpm_accepted_connections counter"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE phpfpm_listen_queue_length gauge"),
+        "{text}"
+    );
+}
