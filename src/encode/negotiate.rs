@@ -171,5 +171,4 @@ mod tests {
             Format::OpenMetrics
         );
     }
-
 }
