@@ -11,7 +11,16 @@ pub struct Preset {
 }
 
 /// Every preset, in the order `sidecar-exporter presets` lists them.
-pub const PRESETS: &[Preset] = &[];
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "spring_actuator",
+        yaml: include_str!("../collectors/spring_actuator.yaml"),
+    },
+    Preset {
+        name: "prometheus_tsdb",
+        yaml: include_str!("../collectors/prometheus_tsdb.yaml"),
+    },
+];
 
 impl Preset {
     /// The preset as a YAML mapping.
