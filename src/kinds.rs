@@ -44,6 +44,8 @@ const PROBE: &[&str] = &[
     "fail_if_body_not_matches_regexp",
 ];
 const MAPPED: &[&str] = &["format", "metrics"];
+const JSON_EXPORTER: &[&str] = &["json_exporter_module"];
+const PASSTHROUGH: &[&str] = &["metric_relabel_configs", "max_series"];
 const PROCESS: &[&str] = &[
     "groups",
     "remove_empty_groups",
@@ -81,7 +83,7 @@ pub const KINDS: &[Kind] = &[
     Kind {
         name: "http_json",
         summary: "fetch JSON over HTTP and map it with json_exporter's metric schema",
-        keys: &[HTTP, MAPPED],
+        keys: &[HTTP, MAPPED, JSON_EXPORTER],
         build: build_http_json,
     },
     Kind {
@@ -89,6 +91,12 @@ pub const KINDS: &[Kind] = &[
         summary: "send a command over TCP (Redis INFO, memcached stats) and map the reply",
         keys: &[TCP, MAPPED],
         build: build_tcp_text,
+    },
+    Kind {
+        name: "prometheus",
+        summary: "pass the app's own /metrics through, with relabel rules and a series cap",
+        keys: &[HTTP, PASSTHROUGH],
+        build: build_prometheus,
     },
     Kind {
         name: "http_probe",
@@ -188,6 +196,14 @@ fn build_http_text(config: &CollectorConfig) -> Result<Arc<dyn Collector>, Strin
 }
 
 fn build_http_json(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    let with_module;
+    let config = match &config.json_exporter_module {
+        Some(reference) => {
+            with_module = crate::json_exporter::apply_module(config, reference)?;
+            &with_module
+        }
+        None => config,
+    };
     let source = HttpSource::from_config(config)?;
     let format = config.format.clone().unwrap_or(FormatConfig::Json);
     Ok(Arc::new(Pipeline::new(
@@ -260,4 +276,8 @@ mod tests {
             "{err}"
         );
     }
+fn build_prometheus(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    Ok(Arc::new(
+        crate::passthrough::PrometheusCollector::from_config(config)?,
+    ))
 }

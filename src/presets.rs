@@ -27,6 +27,12 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "php_fpm",
         yaml: include_str!("../collectors/php_fpm.yaml"),
+        name: "spring_actuator",
+        yaml: include_str!("../collectors/spring_actuator.yaml"),
+    },
+    Preset {
+        name: "prometheus_tsdb",
+        yaml: include_str!("../collectors/prometheus_tsdb.yaml"),
     },
 ];
 

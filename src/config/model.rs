@@ -138,6 +138,31 @@ pub struct CollectorConfig {
     /// The metrics to make from the records (json_exporter's schema).
     pub metrics: Option<Vec<crate::mapping::MetricRule>>,
 
+    // --- http_json kind ---
+    /// `http_json`: take `metrics`, `headers`, `valid_status_codes` and
+    /// `http_client_config.basic_auth` / `bearer_token` / `bearer_token_file` from a
+    /// json_exporter config file, written `FILE#MODULE` (e.g.
+    /// `/etc/json_exporter/config.yml#default`), so that a json_exporter setup moves over
+    /// without copying. A relative FILE is relative to the working directory. Keys set on the
+    /// collector win over the module's; `metrics` cannot be given in both places.
+    pub json_exporter_module: Option<String>,
+
+    // --- prometheus kind ---
+    /// `prometheus`: Prometheus-style relabelling of the app's series before they are served
+    /// (actions `replace`, `keep`, `drop`, `labelmap`, `labeldrop`, `labelkeep`; the name is
+    /// `__name__`). Drop the Go runtime families and rename a label:
+    /// ```yaml
+    /// metric_relabel_configs:
+    ///   - {source_labels: [__name__], regex: 'go_.*', action: drop}
+    ///   - {source_labels: [handler], target_label: path}
+    ///   - {regex: handler, action: labeldrop}
+    /// ```
+    pub metric_relabel_configs: Option<Vec<crate::passthrough::RelabelConfig>>,
+    /// `prometheus`: the most series passed through (default 10000). Whole families are kept in
+    /// the app's order while they fit; the rest are dropped and counted as errors with reason
+    /// `limit`.
+    pub max_series: Option<usize>,
+
     // --- process kind ---
     /// `process`: the process groups, first match wins.
     pub groups: Option<Vec<crate::sources::process::GroupConfig>>,

@@ -110,23 +110,27 @@ async fn metrics(
     let deadline = scrape_deadline(Instant::now(), header_timeout, engine.scrape_timeout);
     let outcomes = engine.collect(deadline).await;
 
+    state.counters.count_scrape(200);
+    // The exporter's own families go first, so that an app passing through its own
+    // `process_*` metrics (a `prometheus` collector) cannot make them appear twice: the app's
+    // colliding series are the ones dropped and counted (collisions of this scrape show in the
+    // error counters from the next scrape on).
+    let own = self_metrics::families(&outcomes, &state.counters, state.reload_state());
     let (mut families, collisions) = merge_families(
-        outcomes
-            .iter()
-            .map(|(_, outcome)| outcome.families.as_slice()),
+        std::iter::once(own.as_slice()).chain(
+            outcomes
+                .iter()
+                .map(|(_, outcome)| outcome.families.as_slice()),
+        ),
     );
     for (index, problem) in &collisions {
-        let entry = &outcomes[*index].0;
+        let Some((entry, _)) = index.checked_sub(1).and_then(|i| outcomes.get(i)) else {
+            continue;
+        };
         state
             .counters
             .count_error(&entry.name, entry.kind, problem.reason);
     }
-    state.counters.count_scrape(200);
-    families.extend(self_metrics::families(
-        &outcomes,
-        &state.counters,
-        state.reload_state(),
-    ));
     if let Some(names) = requested_names(query.as_deref()) {
         families.retain(|family: &MetricFamily| names.contains(&family.name));
     }
