@@ -230,6 +230,12 @@ fn build_process(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String>
     Ok(Arc::new(ProcessCollector::from_config(config)?))
 }
 
+fn build_prometheus(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    Ok(Arc::new(
+        crate::passthrough::PrometheusCollector::from_config(config)?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -276,8 +282,4 @@ mod tests {
             "{err}"
         );
     }
-fn build_prometheus(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    Ok(Arc::new(
-        crate::passthrough::PrometheusCollector::from_config(config)?,
-    ))
 }

@@ -425,13 +425,25 @@ pub(crate) fn classify_reqwest(e: reqwest::Error) -> CollectError {
     } else {
         Reason::Connect
     };
+    let connect_failed = e.is_connect();
     let e = e.without_url();
     let message = match reason {
         Reason::Parse => format!("the answer is not valid HTTP: {}", error_chain(&e)),
         Reason::Timeout => format!("no complete answer in time: {}", error_chain(&e)),
+        // The innermost cause says it in plain words ("Connection refused (os error 111)").
+        _ if connect_failed => format!("cannot connect: {}", root_cause(&e)),
         _ => error_chain(&e),
     };
     CollectError::new(reason, message)
+}
+
+/// The innermost error of a chain.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut current: &(dyn std::error::Error + 'static) = e;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    current.to_string()
 }
 
 fn find_hyper_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a hyper::Error> {

@@ -137,8 +137,9 @@ impl ProcessCollector {
         let boot_time = parse_boot_time(&stat)
             .ok_or_else(|| format!("no `btime` line in {}", proc_root.join("stat").display()))?;
         let target = format!(
-            "processes in {} groups: {}",
+            "processes in {} group{}: {}",
             groups.len(),
+            if groups.len() == 1 { "" } else { "s" },
             configs
                 .iter()
                 .map(|g| if g.name.is_empty() {
