@@ -27,6 +27,8 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "php_fpm",
         yaml: include_str!("../collectors/php_fpm.yaml"),
+    },
+    Preset {
         name: "spring_actuator",
         yaml: include_str!("../collectors/spring_actuator.yaml"),
     },
