@@ -11,7 +11,16 @@ pub struct Preset {
 }
 
 /// Every preset, in the order `sidecar-exporter presets` lists them.
-pub const PRESETS: &[Preset] = &[];
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "nginx",
+        yaml: include_str!("../collectors/nginx.yaml"),
+    },
+    Preset {
+        name: "apache",
+        yaml: include_str!("../collectors/apache.yaml"),
+    },
+];
 
 impl Preset {
     /// The preset as a YAML mapping.
