@@ -3,7 +3,8 @@
 //! Every format (JSON, key/value text, regex captures, CSV rows) is first turned into a
 //! `serde_json::Value`, so this one engine serves all of them. A json_exporter module's
 //! `metrics:` list can be pasted in unchanged; the extensions (`{$key}`, `value_map`,
-//! `count_chars`, `scale`, nested `metrics:`) are documented on [`MetricRule`].
+//! `count_chars`, `scale`, `sum`, `version_number`, `units`, `missing_value`,
+//! `missing_message`, nested `metrics:`) are documented on [`MetricRule`].
 //!
 //! Failures are per series: a missing key or a value that is not a number costs that one series
 //! (a [`Reason::Mapping`] problem), two series with the same labels cost the later one
