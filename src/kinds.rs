@@ -21,6 +21,7 @@ const COMMON: &[&str] = &[
     "timeout",
     "labels",
     "up_metric",
+    "up_help",
     "description",
     "detect",
 ];

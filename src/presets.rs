@@ -13,6 +13,18 @@ pub struct Preset {
 /// Every preset, in the order `sidecar-exporter presets` lists them.
 pub const PRESETS: &[Preset] = &[
     Preset {
+        name: "nginx",
+        yaml: include_str!("../collectors/nginx.yaml"),
+    },
+    Preset {
+        name: "apache",
+        yaml: include_str!("../collectors/apache.yaml"),
+    },
+    Preset {
+        name: "php_fpm",
+        yaml: include_str!("../collectors/php_fpm.yaml"),
+    },
+    Preset {
         name: "redis",
         yaml: include_str!("../collectors/redis.yaml"),
     },
@@ -23,10 +35,6 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "haproxy",
         yaml: include_str!("../collectors/haproxy.yaml"),
-    },
-    Preset {
-        name: "php_fpm",
-        yaml: include_str!("../collectors/php_fpm.yaml"),
     },
     Preset {
         name: "spring_actuator",

@@ -87,6 +87,9 @@ pub struct CollectorConfig {
     /// Also emit a gauge of this name, 1 when the collection succeeded and 0 when it failed, as
     /// the exporters the presets replace do (`nginx_up`, `apache_up`, `redis_up`, …).
     pub up_metric: Option<String>,
+    /// The HELP text of `up_metric` (default: a sentence naming the collector); presets give the
+    /// replaced exporter's text.
+    pub up_help: Option<String>,
     /// Help text for the preset catalogue (presets only).
     pub description: Option<String>,
     /// How a preset's app is recognised (reserved for auto-configuration; not used yet).

@@ -2,6 +2,8 @@
 //! `server-status?auto` (`Total Accesses: 123`), Redis `INFO` (`connected_clients:1`) and
 //! memcached `stats` (`STAT pid 123`).
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -45,6 +47,19 @@ pub struct KvConfig {
     /// `db0:keys=1,expires=0,avg_ttl=0`, into objects: `{"db0": {"keys": "1", …}}`. A value is
     /// split only when every part contains `kv`; other values stay strings.
     pub split_values: Option<SplitValues>,
+    /// Keys with bracketed indexes become nested arrays, so that `type: object` rules can walk
+    /// them: Apache's `ProxyBalancer[0]Worker[1]Name: http://b` gives
+    /// `{"ProxyBalancer": [{"Worker": [{}, {"Name": "http://b"}]}]}` (a gap is an empty object).
+    /// A key whose brackets do not hold a number (below 10000) stays as it is. Default `false`.
+    pub indexed_keys: bool,
+    /// Keys the answer must have, each with the sentence the error gives when it is missing:
+    /// the answer is then refused (a `parse` error), which tells the user what to change instead
+    /// of a list of missing series. Checked at the top level (before any section).
+    /// ```yaml
+    /// required_keys:
+    ///   Scoreboard: "this is not mod_status' machine-readable page: add ?auto to the URL"
+    /// ```
+    pub required_keys: BTreeMap<String, String>,
 }
 
 /// `split_values:` of the `kv` format.
@@ -86,6 +101,8 @@ impl Default for KvConfig {
             trim: true,
             skip_invalid_lines: false,
             split_values: None,
+            indexed_keys: false,
+            required_keys: BTreeMap::new(),
         }
     }
 }
@@ -106,6 +123,10 @@ struct RawKvConfig {
     #[serde(default)]
     skip_invalid_lines: bool,
     split_values: Option<SplitValues>,
+    #[serde(default)]
+    indexed_keys: bool,
+    #[serde(default)]
+    required_keys: BTreeMap<String, String>,
 }
 
 impl TryFrom<RawKvConfig> for KvConfig {
@@ -138,6 +159,8 @@ impl TryFrom<RawKvConfig> for KvConfig {
             trim: raw.trim,
             skip_invalid_lines: raw.skip_invalid_lines,
             split_values: raw.split_values,
+            indexed_keys: raw.indexed_keys,
+            required_keys: raw.required_keys,
         })
     }
 }
@@ -197,7 +220,9 @@ pub fn parse(config: &KvConfig, body: &[u8]) -> Result<Value, CollectError> {
             },
             None => &mut top,
         };
-        target.entry(key.to_string()).or_insert(value);
+        if !(config.indexed_keys && insert_indexed(target, key, &value)) {
+            target.entry(key.to_string()).or_insert(value);
+        }
         pairs_read = true;
     }
     if let (false, Some((line_no, line))) = (pairs_read, first_skipped) {
@@ -207,7 +232,83 @@ pub fn parse(config: &KvConfig, body: &[u8]) -> Result<Value, CollectError> {
             shorten(line)
         )));
     }
+    if let Some((_, message)) = config
+        .required_keys
+        .iter()
+        .find(|(key, _)| !top.contains_key(key.as_str()))
+    {
+        return Err(parse_error(message.clone()));
+    }
     Ok(Value::Object(top))
+}
+
+/// Indexes above this stay flat keys, so that a key like `a[999999999]` cannot make a huge array.
+const MAX_KEY_INDEX: usize = 10_000;
+
+/// `a[0]b[1]c` → `[("a", Some(0)), ("b", Some(1)), ("c", None)]`; None when the key has no
+/// brackets or a bracket does not hold a small number.
+fn indexed_segments(key: &str) -> Option<Vec<(&str, Option<usize>)>> {
+    if !key.contains('[') {
+        return None;
+    }
+    let mut segments = Vec::new();
+    let mut rest = key;
+    while !rest.is_empty() {
+        match rest.split_once('[') {
+            Some((name, after)) => {
+                let (index, tail) = after.split_once(']')?;
+                if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                let index: usize = index.parse().ok().filter(|i| *i < MAX_KEY_INDEX)?;
+                segments.push((name, Some(index)));
+                rest = tail;
+            }
+            None => {
+                segments.push((rest, None));
+                rest = "";
+            }
+        }
+    }
+    Some(segments)
+}
+
+/// Puts `value` under an indexed key (see `indexed_keys`); false when the key is not indexed.
+/// As for flat keys, what is already there wins.
+fn insert_indexed(top: &mut Map<String, Value>, key: &str, value: &Value) -> bool {
+    let Some(segments) = indexed_segments(key) else {
+        return false;
+    };
+    let mut map = top;
+    let last = segments.len() - 1;
+    for (position, (name, index)) in segments.into_iter().enumerate() {
+        let Some(index) = index else {
+            // Only the last segment has no index.
+            map.entry(name.to_string()).or_insert_with(|| value.clone());
+            return true;
+        };
+        let slot = map
+            .entry(name.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        let Value::Array(items) = slot else {
+            return true; // a plain key took the name first
+        };
+        if items.len() <= index {
+            items.resize(index + 1, Value::Object(Map::new()));
+        }
+        let item = &mut items[index];
+        if position == last {
+            if item.as_object().is_some_and(Map::is_empty) {
+                *item = value.clone();
+            }
+            return true;
+        }
+        let Value::Object(next) = item else {
+            return true; // `a[0]` held a value before `a[0]b` came
+        };
+        map = next;
+    }
+    true
 }
 
 /// Splits one line into key and value, or None when it has no separator.
@@ -409,5 +510,58 @@ mod tests {
         let long = "x".repeat(500);
         let e = parse(&KvConfig::default(), long.as_bytes()).unwrap_err();
         assert!(e.message.len() < 120, "{}", e.message);
+    }
+
+    #[test]
+    fn indexed_keys_nest() {
+        let body =
+            include_bytes!("../../tests/fixtures/raw/apache_status_auto_event_ssl_proxy.txt");
+        let value = parse(
+            &config("{skip_invalid_lines: true, indexed_keys: true}"),
+            body,
+        )
+        .unwrap();
+        let balancer = &value["ProxyBalancer"][0];
+        assert_eq!(balancer["Name"], json!("balancer://backend"));
+        assert_eq!(
+            balancer["Worker"][1]["Name"],
+            json!("http://127.0.0.1:18099")
+        );
+        assert_eq!(balancer["Worker"][1]["Status"], json!("Init Err"));
+        assert_eq!(balancer["Worker"][0]["Rcvd"], json!("9000K"));
+        // The TLS session cache lines are plain keys.
+        assert_eq!(value["CacheType"], json!("SHMCB"));
+        let flat = parse(&config("skip_invalid_lines: true"), body).unwrap();
+        assert_eq!(flat["ProxyBalancer[0]Worker[0]Elected"], json!("23"));
+    }
+
+    #[test]
+    fn indexed_keys_edge_cases() {
+        let c = config("indexed_keys: true");
+        let value = parse(
+            &c,
+            b"a[2]x: 1\na[2]x: dup\nb[x]: flat\nc[99999]: flat\nd: plain\nd[0]: lost\ne[0]: v\ne[0]y: lost\n[1]: anon\nf[0: open\n",
+        )
+        .unwrap();
+        assert_eq!(value["a"], json!([{}, {}, {"x": "1"}]));
+        assert_eq!(value["b[x]"], json!("flat"));
+        assert_eq!(value["c[99999]"], json!("flat"));
+        assert_eq!(value["d"], json!("plain"));
+        assert_eq!(value["e"], json!(["v"]));
+        assert_eq!(value[""], json!([{}, "anon"]));
+        assert_eq!(value["f[0"], json!("open"));
+    }
+
+    #[test]
+    fn required_keys_give_their_sentence() {
+        let c = config(
+            "{skip_invalid_lines: true, required_keys: {Scoreboard: 'add ?auto to the URL'}}",
+        );
+        let html = include_bytes!("../../tests/fixtures/raw/apache_status_html.html");
+        let e = parse(&c, html).unwrap_err();
+        assert_eq!(e.reason, Reason::Parse);
+        assert_eq!(e.message, "add ?auto to the URL");
+        let auto = include_bytes!("../../tests/fixtures/raw/apache_status_auto_extended_off.txt");
+        assert!(parse(&c, auto).is_ok());
     }
 }

@@ -3,7 +3,8 @@
 //! Every format (JSON, key/value text, regex captures, CSV rows) is first turned into a
 //! `serde_json::Value`, so this one engine serves all of them. A json_exporter module's
 //! `metrics:` list can be pasted in unchanged; the extensions (`{$key}`, `value_map`,
-//! `count_chars`, `scale`, nested `metrics:`) are documented on [`MetricRule`].
+//! `count_chars`, `scale`, `sum`, `version_number`, `units`, `missing_value`,
+//! `missing_message`, nested `metrics:`) are documented on [`MetricRule`].
 //!
 //! Failures are per series: a missing key or a value that is not a number costs that one series
 //! (a [`Reason::Mapping`] problem), two series with the same labels cost the later one
@@ -122,6 +123,31 @@ pub struct MetricRule {
     /// `1024`: KiB → bytes).
     #[serde(default)]
     pub scale: Option<f64>,
+    /// Extension: the path may select several values, and the value is their sum:
+    /// `path: "{ ['CPUUser','CPUChildrenUser'] }"` adds two keys (the ones present; none
+    /// present is a missing value). Each path must then be a single query.
+    #[serde(default)]
+    pub sum: bool,
+    /// Extension: the value is the first dotted version `A.B.C…` in the selected text as one
+    /// number, the parts after the first zero-padded to these many digits behind the point:
+    /// `version_number: [2, 3]` turns `Apache/2.4.71 (Debian)` into 2.04071 (apache_exporter's
+    /// `apache_version`), so versions compare as numbers.
+    #[serde(default)]
+    pub version_number: Option<Vec<usize>>,
+    /// Extension: the number used (as is, not scaled) when the path finds nothing, so that the
+    /// series is always there, as exporters that keep a gauge at 0 until it is first set.
+    #[serde(default)]
+    pub missing_value: Option<f64>,
+    /// Extension: numbers written with a unit suffix, each suffix with its factor:
+    /// `units: {K: 1, M: 1024}` reads `4K` as 4 and `1.5M` as 1536 (space before the suffix
+    /// allowed, case counts). A number without a listed suffix is read as usual.
+    #[serde(default, deserialize_with = "number_map")]
+    pub units: BTreeMap<String, f64>,
+    /// Extension: the problem reported when the path finds nothing, instead of the generic
+    /// "`x` is not found": a sentence that tells the user what to change (`"ExtendedStatus is
+    /// off: …"`). Ignored with `allow_missing_key` or `missing_value`.
+    #[serde(default)]
+    pub missing_message: Option<String>,
     /// Extension for nested arrays, `type: object` only: rules applied to each selected object
     /// (their paths are relative to it), which inherit this rule's labels. One level per array:
     /// ```yaml
@@ -258,6 +284,12 @@ struct CompiledRule {
     value_map_default: Option<f64>,
     count_chars: Option<Vec<char>>,
     scale: Option<f64>,
+    sum: bool,
+    version_number: Option<Vec<usize>>,
+    missing_value: Option<f64>,
+    missing_message: Option<String>,
+    /// `units`, longest suffix first.
+    units: Vec<(String, f64)>,
     children: Vec<CompiledRule>,
 }
 
@@ -459,6 +491,54 @@ fn compile_rule(
             ));
         }
     }
+    if rule.count_chars.is_some() && rule.version_number.is_some() {
+        return Err(fail(
+            "version_number",
+            "`count_chars` and `version_number` both read the text; use one".to_string(),
+        ));
+    }
+    if let Some(widths) = &rule.version_number {
+        if widths.is_empty() || widths.iter().any(|w| *w == 0 || *w > 9) {
+            return Err(fail(
+                "version_number",
+                "give the digits of each part after the first, 1 to 9 each, e.g. [2, 3]"
+                    .to_string(),
+            ));
+        }
+    }
+    if rule.sum {
+        for value in &values {
+            value.expr.check_selector().map_err(|_| {
+                fail(
+                    "sum",
+                    format!(
+                        "`{}`: with `sum: true` the path must be a single query such as \
+                         `{{ ['a','b'] }}` or `$.items[*].size`",
+                        value.family
+                    ),
+                )
+            })?;
+        }
+    }
+    let mut units: Vec<(String, f64)> = Vec::new();
+    for (suffix, factor) in &rule.units {
+        if suffix.is_empty() || !factor.is_finite() {
+            return Err(fail(
+                "units",
+                format!("`{suffix}: {factor}` needs a suffix and a finite factor"),
+            ));
+        }
+        units.push((suffix.clone(), *factor));
+    }
+    units.sort_by_key(|(suffix, _)| std::cmp::Reverse(suffix.len()));
+    if let Some(missing) = rule.missing_value {
+        if !missing.is_finite() {
+            return Err(fail(
+                "missing_value",
+                format!("`{missing}` is not a finite number"),
+            ));
+        }
+    }
     if let Some(scale) = rule.scale {
         if !scale.is_finite() {
             return Err(fail("scale", format!("`{scale}` is not a finite number")));
@@ -489,6 +569,11 @@ fn compile_rule(
         value_map_default: rule.value_map_default,
         count_chars,
         scale: rule.scale,
+        sum: rule.sum,
+        version_number: rule.version_number.clone(),
+        missing_value: rule.missing_value,
+        missing_message: rule.missing_message.clone(),
+        units,
         children,
     })
 }
@@ -518,6 +603,20 @@ impl Output {
                 reason,
                 format!("{}: {message}", rule.location),
             ));
+        }
+    }
+
+    /// A mapping problem given in the rule's own words (`missing_message`), without the rule's
+    /// location: the sentence is meant for the user of a preset.
+    fn problem_in_words(&mut self, rule: &CompiledRule, message: String) {
+        let count = self
+            .problem_counts
+            .entry((rule.location.clone(), Reason::Mapping))
+            .or_insert(0);
+        *count += 1;
+        if *count <= PROBLEMS_LISTED_PER_RULE {
+            self.problems
+                .push(CollectError::new(Reason::Mapping, message));
         }
     }
 
@@ -623,7 +722,11 @@ fn apply_rule(
                 match evaluate_value(rule, value, object) {
                     Ok(Some(number)) => out.push(rule, value, &labels, number, timestamp_ms),
                     Ok(None) => {}
-                    Err(message) => out.problem(
+                    Err(ValueError::Missing(_)) if rule.missing_message.is_some() => {
+                        let message = rule.missing_message.clone().unwrap_or_default();
+                        out.problem_in_words(rule, message);
+                    }
+                    Err(ValueError::Missing(message) | ValueError::Bad(message)) => out.problem(
                         rule,
                         Reason::Mapping,
                         format!("`{}`{}: {message}", value.family, describe(object)),
@@ -723,24 +826,74 @@ fn parse_epoch_ms(text: &str) -> Result<i64, String> {
         .map_err(|_| format!("`{text}` is not an integer number of milliseconds"))
 }
 
+/// Why a value gave no number.
+enum ValueError {
+    /// The path found nothing.
+    Missing(String),
+    /// What it found is not a number.
+    Bad(String),
+}
+
 /// The number for one value of one object: `Ok(None)` when it is missing and that is allowed.
 fn evaluate_value(
     rule: &CompiledRule,
     value: &CompiledValue,
     object: Hit<'_>,
-) -> Result<Option<f64>, String> {
-    let evaluated = value.expr.evaluate(object);
-    let number = match evaluated {
-        Evaluated::Missing(what) => {
-            return if rule.allow_missing_key {
-                Ok(None)
-            } else {
-                Err(what)
+) -> Result<Option<f64>, ValueError> {
+    let missing = |what: String| {
+        if let Some(number) = rule.missing_value {
+            Ok(Some(number))
+        } else if rule.allow_missing_key {
+            Ok(None)
+        } else {
+            Err(ValueError::Missing(what))
+        }
+    };
+    if rule.sum {
+        let (hits, absent) = value.expr.select(object);
+        if hits.is_empty() {
+            return missing(absent.unwrap_or_else(|| "the path matched nothing".to_string()));
+        }
+        let mut total = 0.0;
+        for hit in hits {
+            match one_number(rule, value, Evaluated::Json(hit.value)) {
+                Ok(Some(number)) => total += number,
+                Ok(None) => {}
+                Err(message) => return Err(ValueError::Bad(message)),
             }
         }
+        return Ok(Some(scaled(rule, total)));
+    }
+    match value.expr.evaluate(object) {
+        Evaluated::Missing(what) => missing(what),
+        evaluated => one_number(rule, value, evaluated)
+            .map(|number| number.map(|n| scaled(rule, n)))
+            .map_err(ValueError::Bad),
+    }
+}
+
+fn scaled(rule: &CompiledRule, number: f64) -> f64 {
+    match rule.scale {
+        Some(scale) => number * scale,
+        None => number,
+    }
+}
+
+/// One found value as a number (before `scale`).
+fn one_number(
+    rule: &CompiledRule,
+    value: &CompiledValue,
+    evaluated: Evaluated<'_>,
+) -> Result<Option<f64>, String> {
+    let number = match evaluated {
+        Evaluated::Missing(what) => return Err(what),
         Evaluated::Json(json) => {
             if let Some(chars) = &rule.count_chars {
                 count_chars(&render(json), chars)
+            } else if let Some(widths) = &rule.version_number {
+                let text = render(json);
+                version_number(&text, widths)
+                    .ok_or_else(|| format!("no dotted version number in {text:?}"))?
             } else if let Some(number) = mapped(rule, value, || render(json)) {
                 number
             } else {
@@ -761,6 +914,9 @@ fn evaluate_value(
         Evaluated::Text(text) => {
             if let Some(chars) = &rule.count_chars {
                 count_chars(&text, chars)
+            } else if let Some(widths) = &rule.version_number {
+                version_number(&text, widths)
+                    .ok_or_else(|| format!("no dotted version number in {text:?}"))?
             } else if let Some(number) = mapped(rule, value, || text.as_str().into()) {
                 number
             } else {
@@ -771,10 +927,39 @@ fn evaluate_value(
             }
         }
     };
-    Ok(Some(match rule.scale {
-        Some(scale) => number * scale,
-        None => number,
-    }))
+    Ok(Some(number))
+}
+
+/// The first dotted version in `text` (`2.4.71`) as one number, each part after the first
+/// zero-padded to its width behind the point (`[2, 3]` → `2.04071`); a part longer than its
+/// width is kept whole, and missing parts count as zeros.
+fn version_number(text: &str, widths: &[usize]) -> Option<f64> {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        if bytes[start].is_ascii_digit() && (start == 0 || !bytes[start - 1].is_ascii_digit()) {
+            let end = text[start..]
+                .find(|c: char| !c.is_ascii_digit() && c != '.')
+                .map_or(text.len(), |e| start + e);
+            let parts: Vec<&str> = text[start..end]
+                .split('.')
+                .take_while(|p| !p.is_empty())
+                .collect();
+            if parts.len() >= 2 {
+                let mut number = format!("{}.", parts[0]);
+                for (i, width) in widths.iter().enumerate() {
+                    let part = parts.get(i + 1).copied().unwrap_or("");
+                    number.push_str(&"0".repeat(width.saturating_sub(part.len())));
+                    number.push_str(part);
+                }
+                return number.parse().ok();
+            }
+            start = end;
+        } else {
+            start += 1;
+        }
+    }
+    None
 }
 
 /// `valueconverter` (case-insensitive), then `value_map` (exact), then `value_map_default`
@@ -811,7 +996,15 @@ fn text_number(rule: &CompiledRule, text: &str) -> Result<Option<f64>, String> {
     }
     let unquoted = unquote_extend(text);
     let text = unquoted.as_deref().unwrap_or(text);
-    parse_number_text(text)
+    if let Some(number) = parse_number_text(text) {
+        return Ok(Some(number));
+    }
+    rule.units
+        .iter()
+        .find_map(|(suffix, factor)| {
+            let number = text.strip_suffix(suffix.as_str())?.trim_end();
+            number.parse::<f64>().ok().map(|n| n * factor)
+        })
         .map(Some)
         .ok_or_else(|| format!("{text:?} is not a number"))
 }
@@ -1165,5 +1358,98 @@ mod tests {
         assert_eq!(unquote_extend("\"a\"b\""), None);
         assert_eq!(unquote_extend("a\"b"), None);
         assert_eq!(unquote_extend("\""), None);
+    }
+
+    #[test]
+    fn sum_adds_what_the_path_selects() {
+        let c = apply(
+            r#"
+- name: cpu_ms
+  path: "{ ['CPUUser','CPUChildrenUser'] }"
+  sum: true
+  scale: 1000
+- name: partial
+  path: "{ ['CPUUser','nope'] }"
+  sum: true
+- name: sizes
+  path: '$.items[*].size'
+  sum: true
+- name: none
+  path: "{ ['x','y'] }"
+  sum: true
+- name: none_allowed
+  path: "{ ['x','y'] }"
+  sum: true
+  allow_missing_key: true
+"#,
+            json!({"CPUUser": ".02", "CPUChildrenUser": "0.5", "items": [{"size": 2}, {"size": "3"}]}),
+        );
+        assert_eq!(series(&c), ["cpu_ms{} 520", "partial{} 0.02", "sizes{} 5"]);
+        assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+        assert!(c.problems[0].message.contains("metrics[3] (none)"));
+        let e = compile_err("- name: s\n  path: 'a {.x} {.y}'\n  sum: true\n");
+        assert!(e.contains("metrics[0] (s): sum"), "{e}");
+    }
+
+    #[test]
+    fn version_numbers() {
+        assert_eq!(
+            version_number("Apache/2.4.71 (Debian)", &[2, 3]),
+            Some(2.04071)
+        );
+        assert_eq!(
+            version_number("Apache/2.4.71 (Debian) OpenSSL/3.0.22", &[2, 3]),
+            Some(2.04071)
+        );
+        assert_eq!(version_number("v1.22", &[2, 3]), Some(1.22));
+        assert_eq!(version_number("10.123.4567", &[2, 3]), Some(10.1234567));
+        assert_eq!(version_number("build 7, 3.2.", &[2]), Some(3.02));
+        assert_eq!(version_number("no version 7", &[2]), None);
+        let c = apply(
+            "- {name: v, path: '{.ServerVersion}', version_number: [2, 3]}\n- {name: bad, path: '{.x}', version_number: [2]}\n",
+            json!({"ServerVersion": "Apache/2.4.71 (Debian)", "x": "unknown"}),
+        );
+        assert_eq!(series(&c), ["v{} 2.04071"]);
+        assert!(c.problems[0].message.contains("no dotted version"));
+        let e = compile_err("- {name: v, path: '{.a}', version_number: []}\n");
+        assert!(e.contains("version_number"), "{e}");
+        let e = compile_err("- {name: v, path: '{.a}', version_number: [2], count_chars: x}\n");
+        assert!(e.contains("version_number"), "{e}");
+    }
+
+    #[test]
+    fn missing_value_and_missing_message() {
+        let c = apply(
+            r#"
+- {name: load, path: '{.CPULoad}', missing_value: 0, scale: 100}
+- {name: load_present, path: '{.Present}', missing_value: 0, scale: 100}
+- name: accesses
+  path: "{ ['Total Accesses'] }"
+  missing_message: 'ExtendedStatus is off: set `ExtendedStatus On`'
+- {name: quiet, path: '{.Other}', allow_missing_key: true, missing_message: unused}
+"#,
+            json!({"Present": "0.5"}),
+        );
+        assert_eq!(series(&c), ["load{} 0", "load_present{} 50"]);
+        assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+        assert_eq!(c.problems[0].reason, Reason::Mapping);
+        assert_eq!(
+            c.problems[0].message,
+            "ExtendedStatus is off: set `ExtendedStatus On`"
+        );
+        let e = compile_err("- {name: v, path: '{.a}', missing_value: .nan}\n");
+        assert!(e.contains("missing_value"), "{e}");
+    }
+
+    #[test]
+    fn unit_suffixes() {
+        let c = apply(
+            "- {name: a, path: '{.a}', units: {K: 1, k: 1, M: 1024, MB: 1000}}\n- {name: b, path: '{.b}', units: {K: 1, M: 1024, MB: 1000}}\n- {name: c, path: '{.c}', units: {K: 1, M: 1024, MB: 1000}}\n- {name: d, path: '{.d}', units: {K: 1}}\n- {name: e, path: '{.e}', units: {K: 1}}\n",
+            json!({"a": "4K", "b": "1.5 M", "c": "2MB", "d": "7", "e": "xK"}),
+        );
+        assert_eq!(series(&c), ["a{} 4", "b{} 1536", "c{} 2000", "d{} 7"]);
+        assert!(c.problems[0].message.contains("\"xK\" is not a number"));
+        let e = compile_err("- {name: v, path: '{.a}', units: {'': 2}}\n");
+        assert!(e.contains("units"), "{e}");
     }
 }

@@ -134,6 +134,8 @@ pub struct CollectorEntry {
     pub const_labels: Labels,
     /// `up_metric`: the name of the 1/0 gauge emitted with the collector's families.
     pub up_metric: Option<String>,
+    /// `up_help`: the HELP text of the `up_metric` gauge.
+    pub up_help: Option<String>,
     collector: Arc<dyn Collector>,
     counters: Arc<Counters>,
     requests: Arc<AtomicU64>,
@@ -190,10 +192,12 @@ impl CollectorEntry {
         };
         if let Some(name) = &self.up_metric {
             let up = if outcome.up() { 1.0 } else { 0.0 };
-            let help = format!(
-                "Whether the last collection of {} succeeded (1) or failed (0).",
-                self.name
-            );
+            let help = self.up_help.clone().unwrap_or_else(|| {
+                format!(
+                    "Whether the last collection of {} succeeded (1) or failed (0).",
+                    self.name
+                )
+            });
             let family = MetricFamily::new(name.clone(), help, crate::model::MetricType::Gauge)
                 .with_sample(self.const_labels.clone(), up);
             outcome.families.insert(0, family);
@@ -346,6 +350,7 @@ impl Engine {
                 timeout: cfg.timeout.map_or(config.global.scrape_timeout.0, |t| t.0),
                 const_labels,
                 up_metric: cfg.up_metric.clone(),
+                up_help: cfg.up_help.clone(),
                 requests: counters.target_requests(&cfg.name, kind.name),
                 counters: counters.clone(),
                 collector,
