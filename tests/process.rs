@@ -299,12 +299,12 @@ async fn cpu_seconds_grow_for_a_busy_process() {
 
 #[tokio::test]
 async fn counters_stay_monotonic_when_a_child_exits() {
-    // The parent waits for a line, then runs a child that burns CPU for 2 s and exits.
+    // The parent waits for a line, then runs a child that burns CPU for 4 s and exits.
     let mut parent = ChildGuard::spawn(
         Command::new("bash")
             .args([
                 "-c",
-                "read line; (end=$((SECONDS+2)); while [ $SECONDS -lt $end ]; do :; done); exec sleep 6005",
+                "read line; (end=$((SECONDS+4)); while [ $SECONDS -lt $end ]; do :; done); exec sleep 6005",
             ])
             .stdin(Stdio::piped())
             .stdout(Stdio::null()),
@@ -326,16 +326,28 @@ async fn counters_stay_monotonic_when_a_child_exits() {
         1.0
     );
     parent.0.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
-    let during = collect(&c).await;
-    assert_eq!(
-        get(
+    // Poll rather than sleep a fixed time: on a loaded machine the child may get little CPU
+    // at first. It burns for 4 s of wall time, so it is still running while this polls.
+    let cpu_before = cpu(&before, "family");
+    let started = Instant::now();
+    let during = loop {
+        let during = collect(&c).await;
+        let procs = get(
             &during,
             "namedprocess_namegroup_num_procs",
-            &[("groupname", "family")]
-        ),
-        2.0
-    );
+            &[("groupname", "family")],
+        );
+        if procs == 2.0 && cpu(&during, "family") > cpu_before + 0.05 {
+            break during;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the child never showed with CPU: num_procs {procs}, cpu {} then {}",
+            cpu_before,
+            cpu(&during, "family")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
     wait_for_proc(parent.pid(), "comm", |c| c.trim() == "sleep");
     let after = collect(&c).await;
     assert_eq!(
