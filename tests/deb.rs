@@ -63,7 +63,7 @@ fn package() -> &'static (PathBuf, PathBuf) {
         .unwrap();
         let out = work.join("out");
         run(Command::new(env!("CARGO"))
-            .args(["deb", "--no-build", "--no-strip", "--output"])
+            .args(["deb", "--no-build", "--no-strip", "--fast", "--output"])
             .arg(&out)
             .env("CARGO_TARGET_DIR", work.join("target"))
             .current_dir(ROOT));
