@@ -11,6 +11,8 @@
 //! (`time.UnixMilli`), and the data holds `1657568506`; we follow the code, so `default.prom`
 //! says `1657568506`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -19,7 +21,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sidecar_exporter::collector::{Collection, Reason};
 use sidecar_exporter::mapping::{Mapping, MetricRule};
-use sidecar_exporter::model::MetricFamily;
 
 /// json_exporter's config file: only what the mapping needs (headers etc. are ignored here).
 #[derive(Deserialize)]
@@ -52,41 +53,6 @@ fn data(name: &str) -> Value {
     serde_json::from_str(&read(name)).unwrap()
 }
 
-/// The exposition client_golang writes (and json_exporter serves): families sorted by name,
-/// series sorted by label values, no braces without labels, timestamps in milliseconds.
-fn exposition(families: &[MetricFamily]) -> String {
-    let mut families: Vec<&MetricFamily> = families.iter().collect();
-    families.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut out = String::new();
-    for family in families {
-        out.push_str(&format!("# HELP {} {}\n", family.name, family.help));
-        out.push_str(&format!(
-            "# TYPE {} {}\n",
-            family.name,
-            family.metric_type.text_name()
-        ));
-        let mut samples: Vec<_> = family.samples.iter().collect();
-        samples.sort_by(|a, b| a.labels.cmp(&b.labels));
-        for sample in samples {
-            out.push_str(&family.name);
-            if !sample.labels.is_empty() {
-                let labels: Vec<String> = sample
-                    .labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v:?}"))
-                    .collect();
-                out.push_str(&format!("{{{}}}", labels.join(",")));
-            }
-            out.push_str(&format!(" {}", sample.value));
-            if let Some(ts) = sample.timestamp_ms {
-                out.push_str(&format!(" {ts}"));
-            }
-            out.push('\n');
-        }
-    }
-    out
-}
-
 fn reasons(collection: &Collection) -> Vec<Reason> {
     collection.problems.iter().map(|p| p.reason).collect()
 }
@@ -94,21 +60,30 @@ fn reasons(collection: &Collection) -> Vec<Reason> {
 #[test]
 fn readme_default_module() {
     let got = module("config.yml", "default").apply(&data("data.json"));
-    assert_eq!(exposition(&got.families), read("default.prom"));
+    assert_eq!(
+        common::sorted_exposition(&got.families),
+        read("default.prom")
+    );
     assert!(got.problems.is_empty(), "{:?}", got.problems);
 }
 
 #[test]
 fn readme_animals_module() {
     let got = module("config.yml", "animals").apply(&data("animal-data.json"));
-    assert_eq!(exposition(&got.families), read("animals.prom"));
+    assert_eq!(
+        common::sorted_exposition(&got.families),
+        read("animals.prom")
+    );
     assert!(got.problems.is_empty(), "{:?}", got.problems);
 }
 
 #[test]
 fn value_converter() {
     let got = module("converter.yml", "default").apply(&data("converter-data.json"));
-    assert_eq!(exposition(&got.families), read("converter.prom"));
+    assert_eq!(
+        common::sorted_exposition(&got.families),
+        read("converter.prom")
+    );
     // test4 ("ACTIVE" without a converter) and test7's INACTIVE each cost one series.
     assert_eq!(reasons(&got), [Reason::Mapping, Reason::Mapping]);
     assert!(got.problems[0].message.contains("(test4)"));
@@ -125,7 +100,7 @@ fn allow_missing_key() {
         ("missing_object_value_not_ok", 1),
     ] {
         let got = module("config.yml", name).apply(&data);
-        assert_eq!(exposition(&got.families), "", "{name}");
+        assert_eq!(common::sorted_exposition(&got.families), "", "{name}");
         assert_eq!(got.problems.len(), problems, "{name}: {:?}", got.problems);
         assert!(got.problems.iter().all(|p| p.reason == Reason::Mapping));
     }
@@ -134,7 +109,10 @@ fn allow_missing_key() {
 #[test]
 fn legacy_spellings_value_types_and_one_bad_value() {
     let got = module("config.yml", "legacy").apply(&data("data.json"));
-    assert_eq!(exposition(&got.families), read("legacy.prom"));
+    assert_eq!(
+        common::sorted_exposition(&got.families),
+        read("legacy.prom")
+    );
     assert_eq!(reasons(&got), [Reason::Mapping]);
     assert!(got.problems[0]
         .message
@@ -170,7 +148,7 @@ fn rfc9535_paths_give_the_same_families() {
         .split_inclusive('\n')
         .filter(|line| !line.contains("example_timestamped_value"))
         .collect();
-    assert_eq!(exposition(&got.families), expected);
+    assert_eq!(common::sorted_exposition(&got.families), expected);
 }
 
 // --- hostile input ---
@@ -203,7 +181,7 @@ fn fifty_levels_deep() {
 "#
     ));
     let got = mapping.apply(&doc);
-    let text = exposition(&got.families);
+    let text = common::sorted_exposition(&got.families);
     assert!(text.contains("\ndeep_value 42\n"), "{text}");
     assert!(
         text.contains("deep_recursive_value{key=\"next\",name=\"bottom\"} 42"),

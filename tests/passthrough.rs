@@ -176,42 +176,14 @@ fn series_of_upstream(page: &BTreeMap<String, f64>, name: &str) -> BTreeMap<Stri
         .collect()
 }
 
-/// Runs `promtool check metrics` on `page`: the exit code and the findings.
-fn promtool(page: &str) -> (i32, BTreeSet<String>) {
-    let promtool = require_tool("promtool", "prometheus");
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(page.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (
-        output.status.code().unwrap_or(-1),
-        text.lines().map(str::to_string).collect(),
-    )
-}
-
 /// promtool accepts the page: exit 0, or 3 (lint findings only) with no finding the upstream
 /// pages do not have themselves. Exit 1 is a syntax error.
 fn assert_promtool_accepts(ours: &str, upstream_pages: &[&str]) {
-    let (code, findings) = promtool(ours);
+    let (code, findings) = common::promtool_check_metrics(ours);
     assert!(code == 0 || code == 3, "promtool exit {code}: {findings:?}");
     let mut upstream_findings = BTreeSet::new();
     for page in upstream_pages {
-        let (code, upstream) = promtool(page);
+        let (code, upstream) = common::promtool_check_metrics(page);
         assert!(code == 0 || code == 3, "upstream page: {upstream:?}");
         upstream_findings.extend(upstream);
     }
@@ -489,7 +461,7 @@ collectors:
             .count();
         assert_eq!(type_lines, 1, "{family}:\n{page}");
     }
-    let (code, findings) = promtool(&page);
+    let (code, findings) = common::promtool_check_metrics(&page);
     assert_ne!(code, 1, "promtool: {findings:?}");
     // The app's unlabelled process_* collide with the exporter's own (which stay), and prom's
     // go_* with node's (node came first): reported, not merged.

@@ -7,12 +7,13 @@
 //! To rewrite them after an intended change: `UPDATE_GOLDEN=1 cargo test --test presets_golden`,
 //! then review the diff.
 
+mod common;
+
 use std::path::PathBuf;
 
 use sidecar_exporter::config::CollectorConfig;
 use sidecar_exporter::formats;
 use sidecar_exporter::mapping::Mapping;
-use sidecar_exporter::model::MetricFamily;
 use sidecar_exporter::presets;
 
 fn fixtures() -> PathBuf {
@@ -23,36 +24,6 @@ fn fixtures() -> PathBuf {
 fn preset(name: &str) -> CollectorConfig {
     let preset = presets::find(name).unwrap_or_else(|| panic!("no preset {name}"));
     serde_yaml::from_str(preset.yaml).unwrap()
-}
-
-/// Families sorted by name, series by labels, as client_golang writes them.
-fn exposition(families: &[MetricFamily]) -> String {
-    let mut families: Vec<&MetricFamily> = families.iter().collect();
-    families.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut out = String::new();
-    for family in families {
-        out.push_str(&format!("# HELP {} {}\n", family.name, family.help));
-        out.push_str(&format!(
-            "# TYPE {} {}\n",
-            family.name,
-            family.metric_type.text_name()
-        ));
-        let mut samples: Vec<_> = family.samples.iter().collect();
-        samples.sort_by(|a, b| a.labels.cmp(&b.labels));
-        for sample in samples {
-            out.push_str(&family.name);
-            if !sample.labels.is_empty() {
-                let labels: Vec<String> = sample
-                    .labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v:?}"))
-                    .collect();
-                out.push_str(&format!("{{{}}}", labels.join(",")));
-            }
-            out.push_str(&format!(" {}\n", sample.value));
-        }
-    }
-    out
 }
 
 fn check(preset_name: &str, raw_fixture: &str) {
@@ -67,7 +38,7 @@ fn check(preset_name: &str, raw_fixture: &str) {
         "{preset_name}: {:?}",
         collection.problems
     );
-    let got = exposition(&collection.families);
+    let got = common::sorted_exposition(&collection.families);
     let golden = fixtures()
         .join("golden")
         .join(format!("{preset_name}.prom"));

@@ -5,13 +5,13 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{http_get, require_tool, sample_value, Exporter};
+use common::{http_get, sample_value, Exporter};
 
 /// A fault-injection upstream on 127.0.0.1: accepts connections and, after `delay`, answers
 /// `body` (or never answers when `delay` is `None`). Counts the requests it read. Stops with
@@ -164,32 +164,12 @@ const INHERITED_LINT_FINDINGS: &[&str] = &[
 /// Runs `promtool check metrics`: passes when it finds nothing, or (exit code 3, lint only)
 /// nothing but the inherited findings.
 fn promtool_check(exposition: &str) -> (bool, String) {
-    let promtool = require_tool("promtool", "prometheus");
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let only_inherited = output.status.code() == Some(3)
-        && text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .all(|l| INHERITED_LINT_FINDINGS.contains(&l.trim()));
-    (output.status.success() || only_inherited, text)
+    let (code, findings) = common::promtool_check_metrics(exposition);
+    let only_inherited = code == 3
+        && findings
+            .iter()
+            .all(|f| INHERITED_LINT_FINDINGS.contains(&f.as_str()));
+    (code == 0 || only_inherited, format!("{findings:?}"))
 }
 
 #[test]

@@ -231,3 +231,72 @@ pub fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool
     }
     panic!("{what}: not true within {timeout:?}");
 }
+
+/// Runs `promtool check metrics` on `page`: its exit code (0 clean, 3 lint findings only,
+/// 1 unparsable) and its findings, one per line.
+pub fn promtool_check_metrics(page: &str) -> (i32, std::collections::BTreeSet<String>) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(require_tool("promtool", "prometheus"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting promtool");
+    child
+        .stdin
+        .take()
+        .expect("promtool's stdin")
+        .write_all(page.as_bytes())
+        .expect("writing to promtool");
+    let output = child.wait_with_output().expect("waiting for promtool");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        output.status.code().unwrap_or(-1),
+        text.lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect(),
+    )
+}
+
+/// The exposition client_golang writes: families sorted by name, series sorted by labels, no
+/// braces without labels, timestamps in milliseconds. Golden files of the replaced exporters'
+/// output are compared with this.
+pub fn sorted_exposition(families: &[sidecar_exporter::model::MetricFamily]) -> String {
+    let mut families: Vec<_> = families.iter().collect();
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = String::new();
+    for family in families {
+        out.push_str(&format!("# HELP {} {}\n", family.name, family.help));
+        out.push_str(&format!(
+            "# TYPE {} {}\n",
+            family.name,
+            family.metric_type.text_name()
+        ));
+        let mut samples: Vec<_> = family.samples.iter().collect();
+        samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+        for sample in samples {
+            out.push_str(&family.name);
+            if !sample.labels.is_empty() {
+                let labels: Vec<String> = sample
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v:?}"))
+                    .collect();
+                out.push_str(&format!("{{{}}}", labels.join(",")));
+            }
+            out.push_str(&format!(" {}", sample.value));
+            if let Some(ts) = sample.timestamp_ms {
+                out.push_str(&format!(" {ts}"));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
