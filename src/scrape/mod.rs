@@ -116,7 +116,8 @@ impl Outcome {
     }
 }
 
-type Flight = Shared<BoxFuture<'static, Arc<Outcome>>>;
+/// A collection in flight, shared by the scrapes that wait for it, with its own deadline.
+type Flight = (Shared<BoxFuture<'static, Arc<Outcome>>>, Instant);
 
 /// A built collector with its schedule state.
 pub struct CollectorEntry {
@@ -245,7 +246,7 @@ impl CollectorEntry {
                 }
             }
         }
-        let flight = {
+        let (flight, flight_deadline) = {
             let mut in_flight = lock(&self.in_flight);
             match in_flight.as_ref() {
                 Some(flight) => flight.clone(),
@@ -266,11 +267,15 @@ impl CollectorEntry {
                     }
                     .boxed()
                     .shared();
-                    *in_flight = Some(flight.clone());
-                    flight
+                    *in_flight = Some((flight.clone(), deadline));
+                    (flight, deadline)
                 }
             }
         };
+        if flight_deadline <= scrape_deadline {
+            // The collection ends by its own deadline, and records its own timeout.
+            return flight.await;
+        }
         match tokio::time::timeout_at(scrape_deadline, flight).await {
             Ok(outcome) => outcome,
             Err(_) => {
