@@ -52,17 +52,23 @@ impl Preset {
         serde_yaml::from_str(self.yaml).map_err(|e| e.to_string())
     }
 
-    /// The first line of its `description:`.
+    /// The first sentence of its `description:`, for the preset list.
     pub fn description(&self) -> String {
-        self.mapping()
+        let text = self
+            .mapping()
             .ok()
             .and_then(|m| {
                 m.get("description")
                     .and_then(|d| d.as_str())
                     .map(str::to_string)
             })
-            .and_then(|d| d.lines().next().map(str::to_string))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let paragraph = text.split("\n\n").next().unwrap_or_default();
+        let joined = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
+        match joined.find(". ") {
+            Some(end) => joined[..=end].to_string(),
+            None => joined,
+        }
     }
 }
 

@@ -301,6 +301,28 @@ fn check_once_and_exit_codes() {
         "{err}"
     );
 
+    let (code, out, _) = run(&["presets"], dir.path());
+    assert_eq!(code, 0);
+    for preset in [
+        "nginx",
+        "apache",
+        "redis",
+        "haproxy",
+        "php_fpm",
+        "memcached",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(preset)),
+            "{preset} missing: {out}"
+        );
+    }
+    let (code, out, _) = run(&["presets", "nginx"], dir.path());
+    assert_eq!(code, 0);
+    assert!(out.contains("up_metric: nginx_up"), "{out}");
+    let (code, _, err) = run(&["presets", "nginxx"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown preset `nginxx`"), "{err}");
+
     let (code, _, _) = run(&["--no-such-flag"], dir.path());
     assert_eq!(code, 2);
     let (code, out, _) = run(&["--version"], dir.path());
