@@ -15,7 +15,7 @@ packages=(
   prometheus-redis-exporter prometheus-haproxy-exporter prometheus-blackbox-exporter
   # tools the tests call
   openssl curl unzip python3 procps systemd dpkg-dev
-  chromium  # headless browser for the status page test
+  chromium fonts-dejavu-core  # headless browser (and a font) for the status page test
 )
 
 missing=()
