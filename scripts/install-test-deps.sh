@@ -31,7 +31,14 @@ if ((${#missing[@]})); then
     exit 1
   fi
   apt-get update -qq
-  # Debian starts daemons on install; the tests start their own instances on free ports.
+  # Debian starts daemons on install (nginx and apache2 would both want port 80); the tests
+  # start their own instances on free ports, so keep the packaged services from starting.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
