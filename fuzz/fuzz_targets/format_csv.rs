@@ -9,7 +9,11 @@ use sidecar_exporter_fuzz::{formats, pick};
 static CONFIGS: LazyLock<Vec<FormatConfig>> = LazyLock::new(|| {
     formats(
         "csv",
-        &["csv", "{type: csv, header_prefix: '# '}", "{type: csv, delimiter: ';'}"],
+        &[
+            "csv",
+            "{type: csv, header_prefix: '# '}",
+            "{type: csv, delimiter: ';'}",
+        ],
     )
 });
 
