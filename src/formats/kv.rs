@@ -174,6 +174,7 @@ pub fn parse(config: &KvConfig, body: &[u8]) -> Result<Value, CollectError> {
     // With `skip_invalid_lines`, the first line skipped, and whether any pair was read.
     let mut first_skipped: Option<(usize, &str)> = None;
     let mut pairs_read = false;
+    let mut slots_left = MAX_INDEXED_SLOTS;
     for (index, raw_line) in text.split('\n').enumerate() {
         let line_no = index + 1;
         let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
@@ -220,7 +221,7 @@ pub fn parse(config: &KvConfig, body: &[u8]) -> Result<Value, CollectError> {
             },
             None => &mut top,
         };
-        if !(config.indexed_keys && insert_indexed(target, key, &value)) {
+        if !(config.indexed_keys && insert_indexed(target, key, &value, &mut slots_left)) {
             target.entry(key.to_string()).or_insert(value);
         }
         pairs_read = true;
@@ -244,6 +245,11 @@ pub fn parse(config: &KvConfig, body: &[u8]) -> Result<Value, CollectError> {
 
 /// Indexes above this stay flat keys, so that a key like `a[999999999]` cannot make a huge array.
 const MAX_KEY_INDEX: usize = 10_000;
+
+/// All indexed keys of one answer together may make arrays of at most this many elements, so
+/// that short lines such as `a[1]b[9999]: x`, `a[2]b[9999]: x`, … cannot fill the memory with
+/// gap objects (10 000 per line). Keys past the budget stay flat keys.
+const MAX_INDEXED_SLOTS: usize = 100_000;
 
 /// `a[0]b[1]c` → `[("a", Some(0)), ("b", Some(1)), ("c", None)]`; None when the key has no
 /// brackets or a bracket does not hold a small number.
@@ -274,11 +280,22 @@ fn indexed_segments(key: &str) -> Option<Vec<(&str, Option<usize>)>> {
 }
 
 /// Puts `value` under an indexed key (see `indexed_keys`); false when the key is not indexed.
-/// As for flat keys, what is already there wins.
-fn insert_indexed(top: &mut Map<String, Value>, key: &str, value: &Value) -> bool {
+/// As for flat keys, what is already there wins. `slots_left` is what remains of
+/// [`MAX_INDEXED_SLOTS`]; a key that might exceed it is not indexed.
+fn insert_indexed(
+    top: &mut Map<String, Value>,
+    key: &str,
+    value: &Value,
+    slots_left: &mut usize,
+) -> bool {
     let Some(segments) = indexed_segments(key) else {
         return false;
     };
+    // The most this key can add: every array grown to its index.
+    let most_added: usize = segments.iter().filter_map(|(_, i)| *i).map(|i| i + 1).sum();
+    if most_added > *slots_left {
+        return false;
+    }
     let mut map = top;
     let last = segments.len() - 1;
     for (position, (name, index)) in segments.into_iter().enumerate() {
@@ -294,6 +311,7 @@ fn insert_indexed(top: &mut Map<String, Value>, key: &str, value: &Value) -> boo
             return true; // a plain key took the name first
         };
         if items.len() <= index {
+            *slots_left -= index + 1 - items.len();
             items.resize(index + 1, Value::Object(Map::new()));
         }
         let item = &mut items[index];
@@ -550,6 +568,25 @@ mod tests {
         assert_eq!(value["e"], json!(["v"]));
         assert_eq!(value[""], json!([{}, "anon"]));
         assert_eq!(value["f[0"], json!("open"));
+    }
+
+    /// Each short line adds up to 10 000 gap objects: 100 000 such lines once took gigabytes.
+    /// Past the budget, keys stay flat.
+    #[test]
+    fn indexed_keys_are_bounded_in_total() {
+        let c = config("indexed_keys: true");
+        let body: String = (0..1000).map(|i| format!("a[{i}]b[9999]: x\n")).collect();
+        let value = parse(&c, body.as_bytes()).unwrap();
+        let indexed: usize = value["a"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|item| item["b"].as_array())
+            .map(Vec::len)
+            .sum();
+        assert!(indexed <= MAX_INDEXED_SLOTS, "{indexed}");
+        assert_eq!(value["a"][0]["b"][9999], json!("x"));
+        assert_eq!(value["a[999]b[9999]"], json!("x"));
     }
 
     #[test]

@@ -73,6 +73,14 @@ impl Expr {
         if source == "$key" {
             return Err("the object key is written with braces: `{$key}`".to_string());
         }
+        // Both parsers recurse into nested filters: bound the depth so that a path from the
+        // config cannot overflow the stack.
+        if nesting_depth(source) > MAX_NESTING {
+            return Err(format!(
+                "`{}…` nests brackets and parentheses more than {MAX_NESTING} deep",
+                source.chars().take(40).collect::<String>()
+            ));
+        }
         if source.starts_with('$') {
             serde_json_path::JsonPath::parse(source)
                 .map(|path| Expr::Rfc9535(Box::new(path)))
@@ -142,6 +150,35 @@ impl Expr {
             Expr::Template(t) => t.evaluate(node),
         }
     }
+}
+
+/// How deep `[` and `(` may nest in one expression (filters inside filters); real paths use
+/// two or three levels.
+const MAX_NESTING: usize = 32;
+
+/// The deepest nesting of `[`/`(` in `source`, outside quoted strings.
+fn nesting_depth(source: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in source.chars() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '[' | '(' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                ']' | ')' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    deepest
 }
 
 fn join_rendered<'a>(values: impl Iterator<Item = &'a Value>) -> String {
@@ -453,14 +490,14 @@ impl Step {
                     let clamp = |v: i64| if v < 0 { (len + v).max(0) } else { v.min(len) };
                     let from = start.map(clamp).unwrap_or(0);
                     let to = end.map(clamp).unwrap_or(len);
-                    let mut i = from;
-                    while i < to {
-                        let index = i as usize;
+                    // `step_by`, not `i += step`: a huge step (`[1::9223372036854775807]`)
+                    // must end the walk, not overflow.
+                    let step = usize::try_from(*step).unwrap_or(usize::MAX);
+                    for index in (from as usize..to.max(from) as usize).step_by(step) {
                         out.push(Hit {
                             key: Some(Key::Index(index)),
                             value: &items[index],
                         });
-                        i += *step;
                     }
                 }
             }
@@ -1030,6 +1067,39 @@ mod tests {
         ] {
             assert!(Expr::parse(bad).is_err(), "{bad} should not parse");
         }
+    }
+
+    /// A huge slice step made `i += step` overflow and index past the array.
+    #[test]
+    fn huge_slice_step_ends_the_walk() {
+        let data = example();
+        assert_eq!(
+            select_keys("{.values[1::9223372036854775807]}", &data),
+            vec!["1"]
+        );
+        assert_eq!(
+            select_keys("{.values[-9223372036854775808:9223372036854775807]}", &data),
+            vec!["0", "1", "2"]
+        );
+    }
+
+    /// Nested filters recurse in both parsers: deep nesting is an error, not a stack overflow.
+    #[test]
+    fn deep_nesting_is_an_error() {
+        let deep =
+            |open: &str, close: &str| format!("{}{}", open.repeat(20_000), close.repeat(20_000));
+        for source in [
+            format!("{{.a{}}}", deep("[?(@.a", ")]")),
+            format!("$.a{}", deep("[?@.a", "]")),
+            format!("$.a{}", deep("[?(", ")]")),
+        ] {
+            let e = Expr::parse(&source).unwrap_err();
+            assert!(e.contains("more than 32 deep"), "{e}");
+        }
+        // Brackets inside quotes are names, not nesting.
+        let quoted = format!("{{['{}']}}", "[".repeat(100));
+        assert!(Expr::parse(&quoted).is_ok());
+        assert!(Expr::parse("{.items[?(@.a[?(@.b == 'x')])]}").is_ok());
     }
 
     #[test]
