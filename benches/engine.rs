@@ -37,11 +37,11 @@ fn engine_scrape(c: &mut Criterion) {
                 let outcomes = engine.collect(deadline).await;
                 let (mut families, _) =
                     merge_families(outcomes.iter().map(|(_, o)| o.families.as_slice()));
-                families.extend(self_metrics::families(
-                    &outcomes,
-                    &counters,
-                    Default::default(),
-                ));
+                families.extend(
+                    self_metrics::families(&outcomes, &counters, Default::default())
+                        .into_iter()
+                        .map(std::borrow::Cow::Owned),
+                );
                 let mut out = Vec::with_capacity(16 * 1024);
                 encode(&families, Format::Text, &mut out);
                 out.len()

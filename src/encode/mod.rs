@@ -44,6 +44,8 @@ mod text;
 
 pub use negotiate::negotiate;
 
+use std::borrow::Borrow;
+
 use crate::model::MetricFamily;
 
 /// An exposition format.
@@ -69,17 +71,18 @@ impl Format {
 /// skipped; OpenMetrics output always ends with `# EOF`, even when nothing else was written.
 ///
 /// The families should have unique names (the scrape engine merges them): both formats require
-/// all samples of a family to be written together.
-pub fn encode(families: &[MetricFamily], format: Format, out: &mut Vec<u8>) {
+/// all samples of a family to be written together. They may be owned or borrowed (what
+/// `merge_families` returns).
+pub fn encode<F: Borrow<MetricFamily>>(families: &[F], format: Format, out: &mut Vec<u8>) {
     match format {
         Format::Text => {
             for family in families {
-                text::write_family(out, family);
+                text::write_family(out, family.borrow());
             }
         }
         Format::OpenMetrics => {
             for family in families {
-                openmetrics::write_family(out, family);
+                openmetrics::write_family(out, family.borrow());
             }
             out.extend_from_slice(openmetrics::EOF_LINE);
         }

@@ -1,5 +1,6 @@
 //! Merging families: constant labels, families of the same name, duplicate series.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crate::collector::{CollectError, Reason};
@@ -104,10 +105,14 @@ fn drop_duplicates(family: &mut MetricFamily, problems: &mut Vec<CollectError>) 
 /// Merges the families of several collectors, in order. A family name that two collectors
 /// produce is merged when the types agree; series already present, and families whose type
 /// disagrees, are dropped and returned as `(collector index, problem)`.
+///
+/// A family only one collector produces is borrowed, not copied: a scrape encodes the
+/// collectors' families straight from their outcomes. Only families that two collectors
+/// produce are copied, to merge them.
 pub fn merge_families<'a>(
     per_collector: impl IntoIterator<Item = &'a [MetricFamily]>,
-) -> (Vec<MetricFamily>, Vec<(usize, CollectError)>) {
-    let mut merged: Vec<MetricFamily> = Vec::new();
+) -> (Vec<Cow<'a, MetricFamily>>, Vec<(usize, CollectError)>) {
+    let mut merged: Vec<Cow<'a, MetricFamily>> = Vec::new();
     let mut owner: HashMap<&'a str, usize> = HashMap::new();
     let mut problems = Vec::new();
     for (collector, families) in per_collector.into_iter().enumerate() {
@@ -115,10 +120,10 @@ pub fn merge_families<'a>(
             match owner.get(family.name.as_str()) {
                 None => {
                     owner.insert(family.name.as_str(), merged.len());
-                    merged.push(family.clone());
+                    merged.push(Cow::Borrowed(family));
                 }
                 Some(&index) => {
-                    let target = &mut merged[index];
+                    let target = &merged[index];
                     if target.metric_type != family.metric_type {
                         problems.push((
                             collector,
@@ -151,7 +156,9 @@ pub fn merge_families<'a>(
                             added.push(sample.clone());
                         }
                     }
-                    target.samples.extend(added);
+                    if !added.is_empty() {
+                        merged[index].to_mut().samples.extend(added);
+                    }
                 }
             }
         }

@@ -1,10 +1,13 @@
 //! The exporter's own metrics: collector health, errors, requests, scrapes, build info, config
 //! reloads, and the standard `process_*` metrics read from `/proc/self`.
 
-use std::sync::Arc;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, OnceLock};
 
 use crate::collector::Reason;
 use crate::model::{labels, MetricFamily, MetricType};
+use crate::sources::process::procfs;
 
 use super::{CollectorEntry, Counters, Outcome};
 
@@ -200,42 +203,114 @@ struct SelfStats {
 /// (USER_HZ is fixed at 100 in the kernel ABI).
 const TICKS_PER_SECOND: f64 = 100.0;
 
-fn read_self() -> Option<SelfStats> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let after_comm = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let field = |index_from_state: usize| {
-        fields
-            .get(index_from_state)
-            .and_then(|f| f.parse::<f64>().ok())
+/// What does not change while the process runs: its start time and the page size. Read once,
+/// so that a scrape reads only `/proc/self/stat`, `statm`, `limits` and the size of
+/// `/proc/self/fd` (the `/proc/stat` and `/proc/self/status` reads cost more than the rest of
+/// the self-metrics together).
+#[derive(Debug, Clone, Copy)]
+struct ProcessConstants {
+    start_time_seconds: f64,
+    page_size: f64,
+}
+
+static PROCESS_CONSTANTS: OnceLock<ProcessConstants> = OnceLock::new();
+
+/// The constants, read on first use; a failed read is retried on the next scrape.
+fn process_constants(start_ticks: u64) -> Option<ProcessConstants> {
+    if let Some(constants) = PROCESS_CONSTANTS.get() {
+        return Some(*constants);
+    }
+    let boot_time = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|text| procfs::parse_boot_time(&text))?;
+    let page_size = std::fs::read_to_string("/proc/self/smaps")
+        .ok()
+        .and_then(|text| procfs::parse_page_size(&text))?;
+    let constants = ProcessConstants {
+        start_time_seconds: boot_time as f64 + start_ticks as f64 / TICKS_PER_SECOND,
+        page_size: page_size as f64,
     };
-    // Field numbers of proc(5), minus 3 (pid, comm, state come first).
-    let utime = field(11)?;
-    let stime = field(12)?;
-    let start_ticks = field(19)?;
-    let virtual_bytes = field(20)?;
-    // Resident size from /proc/self/status (kB), which does not depend on the page size.
-    let resident_kib = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|l| {
-                l.strip_prefix("VmRSS:")
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+    Some(*PROCESS_CONSTANTS.get_or_init(|| constants))
+}
+
+/// `/proc/self/stat`, `statm` and `limits`, opened once and read again from offset 0 on
+/// every scrape (`/proc` regenerates a file's text on each read from its start): this spares an
+/// `open` and a `close` per file per scrape, which cost more than the reads. `None` when they
+/// cannot be opened; then each scrape opens the files itself.
+struct SelfFiles {
+    stat: File,
+    statm: File,
+    limits: File,
+}
+
+static SELF_FILES: OnceLock<Option<SelfFiles>> = OnceLock::new();
+
+fn self_files() -> Option<&'static SelfFiles> {
+    SELF_FILES
+        .get_or_init(|| {
+            Some(SelfFiles {
+                stat: File::open("/proc/self/stat").ok()?,
+                statm: File::open("/proc/self/statm").ok()?,
+                limits: File::open("/proc/self/limits").ok()?,
             })
-        })?;
-    let boot_time = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
-        s.lines().find_map(|l| {
-            l.strip_prefix("btime ")
-                .and_then(|v| v.trim().parse::<f64>().ok())
         })
-    })?;
-    let open_fds = std::fs::read_dir("/proc/self/fd")
+        .as_ref()
+}
+
+/// Reads a small `/proc` file from its start into `buf`, through the kept-open `file` when
+/// there is one. Plain reads: `fs::read_to_string` adds a `statx` and an `lseek` per file and
+/// grows its buffer from a 32-byte probe, since `/proc` files report size 0. `None` when it
+/// cannot be read or does not fit.
+fn read_small<'b>(file: Option<&File>, path: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+    let opened;
+    let file = match file {
+        Some(file) => file,
+        None => {
+            opened = File::open(path).ok()?;
+            &opened
+        }
+    };
+    let mut len = 0;
+    loop {
+        let read = file.read_at(&mut buf[len..], len as u64).ok()?;
+        if read == 0 {
+            break;
+        }
+        len += read;
+        if len == buf.len() {
+            return None;
+        }
+    }
+    std::str::from_utf8(&buf[..len]).ok()
+}
+
+/// The number of open fds: since Linux 6.2 the size of `/proc/self/fd` is that number (one
+/// `statx`); older kernels report 0 and the directory is counted.
+fn open_fds() -> Option<f64> {
+    let size = std::fs::metadata("/proc/self/fd").ok()?.len();
+    if size > 0 {
+        return Some(size as f64);
+    }
+    std::fs::read_dir("/proc/self/fd")
         .ok()
-        .map(|d| d.count() as f64);
-    let max_fds = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|limits| {
+        .map(|d| d.count() as f64)
+}
+
+fn read_self() -> Option<SelfStats> {
+    let files = self_files();
+    let mut buf = [0u8; 8192];
+    let stat = procfs::parse_stat(read_small(
+        files.map(|f| &f.stat),
+        "/proc/self/stat",
+        &mut buf,
+    )?)?;
+    let constants = process_constants(stat.starttime)?;
+    // The resident size of `statm` is `VmRSS` of `status` in pages; the `rss` of `stat` can
+    // differ from it (recent kernels sum the per-CPU counters only for `status` and `statm`).
+    let resident_pages = read_small(files.map(|f| &f.statm), "/proc/self/statm", &mut buf)
+        .and_then(|statm| statm.split_ascii_whitespace().nth(1)?.parse::<f64>().ok())?;
+    let max_fds =
+        read_small(files.map(|f| &f.limits), "/proc/self/limits", &mut buf).and_then(|limits| {
             limits
                 .lines()
                 .find(|l| l.starts_with("Max open files"))
@@ -246,11 +321,11 @@ fn read_self() -> Option<SelfStats> {
                 })
         });
     Some(SelfStats {
-        cpu_seconds: (utime + stime) / TICKS_PER_SECOND,
-        resident_bytes: resident_kib * 1024.0,
-        virtual_bytes,
-        start_time_seconds: boot_time + start_ticks / TICKS_PER_SECOND,
-        open_fds,
+        cpu_seconds: (stat.utime + stat.stime) as f64 / TICKS_PER_SECOND,
+        resident_bytes: resident_pages * constants.page_size,
+        virtual_bytes: stat.vsize as f64,
+        start_time_seconds: constants.start_time_seconds,
+        open_fds: open_fds(),
         max_fds,
     })
 }
@@ -281,6 +356,24 @@ mod tests {
             .find(|f| f.name == "process_resident_memory_bytes")
             .unwrap();
         assert!(rss.samples[0].value > 1024.0 * 1024.0);
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let vm_rss = procfs::parse_status(&status).resident_bytes as f64;
+        assert!(
+            (rss.samples[0].value - vm_rss).abs() < vm_rss * 0.2,
+            "rss {} against VmRSS {vm_rss}",
+            rss.samples[0].value
+        );
+        let fds = families
+            .iter()
+            .find(|f| f.name == "process_open_fds")
+            .unwrap();
+        let listed = std::fs::read_dir("/proc/self/fd").unwrap().count() as f64;
+        // The listing holds the directory's own fd too; other test threads may open a few.
+        assert!(
+            (fds.samples[0].value - listed).abs() <= 8.0,
+            "open fds {} against {listed} listed",
+            fds.samples[0].value
+        );
         let start = families
             .iter()
             .find(|f| f.name == "process_start_time_seconds")

@@ -18,7 +18,6 @@ use tokio::time::Instant;
 use tower_http::compression::CompressionLayer;
 
 use crate::encode;
-use crate::model::MetricFamily;
 use crate::scrape::{merge_families, scrape_deadline, self_metrics};
 
 pub use state::AppState;
@@ -132,7 +131,7 @@ async fn metrics(
             .count_error(&entry.name, entry.kind, problem.reason);
     }
     if let Some(names) = requested_names(query.as_deref()) {
-        families.retain(|family: &MetricFamily| names.contains(&family.name));
+        families.retain(|family| names.contains(&family.name));
     }
 
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
