@@ -2,6 +2,29 @@
 
 use crate::model::Labels;
 
+/// Appends the `# HELP` (when there is help text) and `# TYPE` lines of a family;
+/// `escape_quotes` as for [`write_escaped`] (OpenMetrics escapes quotes in HELP, 0.0.4 does not).
+pub(super) fn write_help_and_type(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    help: &str,
+    type_word: &str,
+    escape_quotes: bool,
+) {
+    if !help.is_empty() {
+        out.extend_from_slice(b"# HELP ");
+        out.extend_from_slice(name);
+        out.push(b' ');
+        write_escaped(out, help, escape_quotes);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"# TYPE ");
+    out.extend_from_slice(name);
+    out.push(b' ');
+    out.extend_from_slice(type_word.as_bytes());
+    out.push(b'\n');
+}
+
 /// Appends `text` with `\` → `\\` and newline → `\n`, and also `"` → `\"` when `escape_quotes`
 /// is set (label values in both formats, HELP text in OpenMetrics; text 0.0.4 HELP leaves
 /// quotes alone).

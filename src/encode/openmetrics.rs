@@ -1,6 +1,6 @@
 //! OpenMetrics 1.0.0 text.
 
-use super::escape::{write_escaped, write_labels, write_timestamp_seconds, write_value};
+use super::escape::{write_help_and_type, write_labels, write_timestamp_seconds, write_value};
 use crate::model::{MetricFamily, MetricType};
 
 /// The line that ends every OpenMetrics exposition.
@@ -88,18 +88,13 @@ pub(super) fn write_family(out: &mut Vec<u8>, family: &MetricFamily) {
     } = presentation(family);
     let family_name_bytes = family_name.as_bytes();
 
-    if !family.help.is_empty() {
-        out.extend_from_slice(b"# HELP ");
-        out.extend_from_slice(family_name_bytes);
-        out.push(b' ');
-        write_escaped(out, &family.help, true);
-        out.push(b'\n');
-    }
-    out.extend_from_slice(b"# TYPE ");
-    out.extend_from_slice(family_name_bytes);
-    out.push(b' ');
-    out.extend_from_slice(metric_type.openmetrics_name().as_bytes());
-    out.push(b'\n');
+    write_help_and_type(
+        out,
+        family_name_bytes,
+        &family.help,
+        metric_type.openmetrics_name(),
+        true,
+    );
     let unit_fits = family_name
         .strip_suffix(family.unit.as_str())
         .is_some_and(|rest| rest.ends_with('_') && rest.len() > 1);

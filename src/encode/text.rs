@@ -1,6 +1,6 @@
 //! Prometheus text format 0.0.4.
 
-use super::escape::{write_escaped, write_labels, write_timestamp_ms, write_value};
+use super::escape::{write_help_and_type, write_labels, write_timestamp_ms, write_value};
 use crate::model::{MetricFamily, MetricType};
 
 /// Appends one family in text format 0.0.4. Nothing is written for a family without samples.
@@ -14,18 +14,13 @@ pub(super) fn write_family(out: &mut Vec<u8>, family: &MetricFamily) {
         return;
     }
     let name = family.name.as_bytes();
-    if !family.help.is_empty() {
-        out.extend_from_slice(b"# HELP ");
-        out.extend_from_slice(name);
-        out.push(b' ');
-        write_escaped(out, &family.help, false);
-        out.push(b'\n');
-    }
-    out.extend_from_slice(b"# TYPE ");
-    out.extend_from_slice(name);
-    out.push(b' ');
-    out.extend_from_slice(family.metric_type.text_name().as_bytes());
-    out.push(b'\n');
+    write_help_and_type(
+        out,
+        name,
+        &family.help,
+        family.metric_type.text_name(),
+        false,
+    );
 
     for sample in &family.samples {
         let suffix = match (family.metric_type, sample.suffix) {
