@@ -115,8 +115,9 @@ fn run_ok(command: &mut Command) -> String {
 
 struct Redis {
     port: u16,
-    _dir: tempfile::TempDir,
+    // Before `_dir`: fields drop in order, and the server stops before its files are removed.
     _child: ChildGuard,
+    _dir: tempfile::TempDir,
 }
 
 impl Redis {
