@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, require_tool, wait_for_port, ChildGuard};
+use common::{free_port, require_tool, wait_for_port, wait_until_asleep, ChildGuard};
 use sidecar_exporter::collector::{Collection, Collector, Context, Reason};
 use sidecar_exporter::config::CollectorConfig;
 use sidecar_exporter::sources::process::{default_config, ProcessCollector};
@@ -80,6 +80,9 @@ fn wait_for_proc(pid: u32, file: &str, ok: impl Fn(&str) -> bool) {
 async fn several_sleeps_in_one_group() {
     let _sleeps: Vec<_> = (0..3).map(|_| spawn("sleep", &["6001"])).collect();
     let _other = spawn("sleep", &["6091"]);
+    for sleep in &_sleeps {
+        wait_until_asleep(sleep.pid());
+    }
     let c = collector(
         "  - {name: sleepers, comm: [sleep], cmdline: ['^sleep 6001$']}",
         "",
@@ -210,6 +213,7 @@ async fn thread_counts_and_per_thread_metrics() {
     require_tool("python3", "python3");
     let child = spawn("python3", &["-c", THREADS]);
     wait_for_proc(child.pid(), "status", |s| s.contains("Threads:\t5"));
+    wait_until_asleep(child.pid());
     let c = collector(
         &format!("  - {{name: threaded, pid: {}}}", child.pid()),
         "threads: true",
