@@ -351,7 +351,9 @@ impl Collector for HttpProbeCollector {
             tokio::time::timeout_at(deadline, self.probe(ctx, deadline, &mut outcome)).await;
         if finished.is_err() {
             outcome.success = false;
-            outcome.failure = Some("no complete answer before the deadline".to_string());
+            // Worded like the HTTP client's own timeout (which may fire first at the same
+            // instant), so that the status page says the same thing whichever timer wins.
+            outcome.failure = Some("no complete answer in time: the deadline passed".to_string());
         }
         let duration = start.elapsed().as_secs_f64();
         match &outcome.failure {

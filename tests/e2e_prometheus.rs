@@ -430,8 +430,10 @@ fn encode(value: &str) -> String {
 /// A running Prometheus scraping the sidecar.
 struct Prometheus {
     port: u16,
-    dir: tempfile::TempDir,
+    // Before `dir`: fields drop in order, and Prometheus must stop (it writes its TSDB there)
+    // before the directory is removed.
     _child: ChildGuard,
+    dir: tempfile::TempDir,
 }
 
 impl Prometheus {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use apache_support::{Apache, ApacheOptions};
 use common::{
@@ -210,7 +210,20 @@ fn check_apache_real(options: ApacheOptions) {
             http_get(&apache.url("/app/hello.txt"), &[]);
         }
     }
-    let m = exporter.metrics();
+    // Right after the requests above, a worker may still be closing its connection or a new
+    // prefork child starting: scrape until Apache reports an idle worker (it keeps spares).
+    let start = Instant::now();
+    let m = loop {
+        let m = exporter.metrics();
+        if sample_value(&m, r#"apache_workers{state="idle"}"#).is_some_and(|idle| idle >= 1.0) {
+            break m;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "Apache reported no idle worker within 10 s:\n{m}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let mpm = options.mpm;
     assert_eq!(value(&m, "apache_up"), 1.0, "{m}");
     assert!(value(&m, "apache_accesses_total") >= 11.0, "{m}");

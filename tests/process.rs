@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, require_tool, wait_for_port, ChildGuard};
+use common::{free_port, require_tool, wait_for_port, wait_until_asleep, ChildGuard};
 use sidecar_exporter::collector::{Collection, Collector, Context, Reason};
 use sidecar_exporter::config::CollectorConfig;
 use sidecar_exporter::sources::process::{default_config, ProcessCollector};
@@ -80,6 +80,9 @@ fn wait_for_proc(pid: u32, file: &str, ok: impl Fn(&str) -> bool) {
 async fn several_sleeps_in_one_group() {
     let _sleeps: Vec<_> = (0..3).map(|_| spawn("sleep", &["6001"])).collect();
     let _other = spawn("sleep", &["6091"]);
+    for sleep in &_sleeps {
+        wait_until_asleep(sleep.pid());
+    }
     let c = collector(
         "  - {name: sleepers, comm: [sleep], cmdline: ['^sleep 6001$']}",
         "",
@@ -210,6 +213,7 @@ async fn thread_counts_and_per_thread_metrics() {
     require_tool("python3", "python3");
     let child = spawn("python3", &["-c", THREADS]);
     wait_for_proc(child.pid(), "status", |s| s.contains("Threads:\t5"));
+    wait_until_asleep(child.pid());
     let c = collector(
         &format!("  - {{name: threaded, pid: {}}}", child.pid()),
         "threads: true",
@@ -469,15 +473,34 @@ async fn pid_matcher_and_self_exclusion() {
             &[("groupname", "sleep")]
         ) >= 1.0
     );
+    // Another run of this same test binary (its comm is this one's) may be alive: the group
+    // must count exactly the others, not this process.
     let my_comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+    let others_with_my_comm = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.parse::<u32>()
+                    .is_ok_and(|pid| pid != std::process::id())
+            })
+            .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c == my_comm))
+            .count() as f64
+    };
+    let others_before = others_with_my_comm();
+    let got = collect(&c).await;
+    let others_after = others_with_my_comm();
     let mine = value(
         &got,
         "namedprocess_namegroup_num_procs",
         &[("groupname", my_comm.trim())],
-    );
+    )
+    .unwrap_or(0.0);
     assert!(
-        mine.is_none() || mine == Some(0.0),
-        "the exporter itself was counted: {mine:?}"
+        mine == others_before || mine == others_after,
+        "the exporter itself was counted: {mine} processes named {my_comm:?}, \
+         others alive: {others_before} then {others_after}"
     );
     drop(child);
 }

@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, require_tool, wait_for_port, ChildGuard};
+use common::{free_port, require_tool, wait_for_port, wait_until_asleep, ChildGuard};
 use sidecar_exporter::collector::{Collection, Collector, Context};
 use sidecar_exporter::config::CollectorConfig;
 use sidecar_exporter::model::MetricType;
@@ -163,6 +163,10 @@ async fn same_series_as_process_exporter() {
     let threaded = spawn("python3", &["-c", THREADS]);
     wait_for_proc(fds.pid(), "comm", |c| c.trim() == "sleep");
     wait_for_proc(threaded.pid(), "status", |s| s.contains("Threads:\t5"));
+    // Both exporters count states: compare them on processes that have settled.
+    for pid in _sleeps.iter().chain([&fds, &threaded]).map(ChildGuard::pid) {
+        wait_until_asleep(pid);
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("process-exporter.yaml");

@@ -13,8 +13,17 @@ use std::time::{Duration, Instant};
 use common::{free_port, require_tool, Exporter};
 
 /// Runs headless Chromium with `args` then `url`, bounded to 60 s, and returns its stdout.
+/// Its output goes to files in `profile` (a pipe nobody reads while waiting would stall it
+/// once full), and it runs in its own process group, so that a timeout stops its helper
+/// processes (zygote, renderer, GPU) too rather than only the browser process.
 fn chromium(profile: &Path, args: &[String], url: &str) -> String {
+    use std::os::unix::process::CommandExt;
     let chromium = require_tool("chromium", "chromium");
+    std::fs::create_dir_all(profile).expect("creating the browser profile directory");
+    let stdout_path = profile.join("stdout.txt");
+    let stderr_path = profile.join("stderr.txt");
+    let stdout = std::fs::File::create(&stdout_path).expect("creating stdout.txt");
+    let stderr = std::fs::File::create(&stderr_path).expect("creating stderr.txt");
     let mut child = Command::new(chromium)
         .args([
             "--headless",
@@ -30,31 +39,33 @@ fn chromium(profile: &Path, args: &[String], url: &str) -> String {
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .arg(url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr))
+        .process_group(0)
         .spawn()
         .unwrap_or_else(|e| panic!("starting chromium: {e}"));
     let start = Instant::now();
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(status)) => break status,
             Ok(None) if start.elapsed() < Duration::from_secs(60) => {
                 std::thread::sleep(Duration::from_millis(50))
             }
             _ => {
-                let _ = child.kill();
+                let _ = Command::new("kill")
+                    .args(["-KILL", &format!("-{}", child.id())])
+                    .status();
                 let _ = child.wait();
                 panic!("chromium {args:?} did not finish within 60 s");
             }
         }
-    }
-    let output = child.wait_with_output().expect("reading chromium's output");
+    };
     assert!(
-        output.status.success(),
+        status.success(),
         "chromium {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+        std::fs::read_to_string(&stderr_path).unwrap_or_default()
     );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    std::fs::read_to_string(&stdout_path).expect("reading chromium's output")
 }
 
 /// The text of each cell of the table row of `collector` in the rendered DOM.

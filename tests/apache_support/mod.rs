@@ -50,9 +50,10 @@ pub struct Apache {
     pub backend_port: u16,
     /// The TLS port with `ssl`.
     pub tls_port: u16,
+    // Before `dir`: fields drop in order, and Apache must stop before its files are removed.
+    child: ChildGuard,
     /// Config, logs, runtime files.
     pub dir: tempfile::TempDir,
-    child: ChildGuard,
 }
 
 fn is_root() -> bool {

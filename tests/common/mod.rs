@@ -54,6 +54,37 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     panic!("nothing listened on 127.0.0.1:{port} within {timeout:?}");
 }
 
+/// Waits until every thread of `pid` sleeps: right after exec a process still runs its
+/// startup, and on a busy machine it may be caught runnable.
+pub fn wait_until_asleep(pid: u32) {
+    let start = Instant::now();
+    loop {
+        let states: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
+            .filter_map(|stat| {
+                Some(
+                    stat.rsplit_once(')')?
+                        .1
+                        .split_whitespace()
+                        .next()?
+                        .to_string(),
+                )
+            })
+            .collect();
+        if !states.is_empty() && states.iter().all(|s| s == "S") {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the threads of {pid} are not all asleep: {states:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A child process killed (and reaped) when dropped.
 pub struct ChildGuard(pub Child);
 

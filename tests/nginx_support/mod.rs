@@ -28,9 +28,11 @@ pub struct Nginx {
     pub socket: PathBuf,
     /// The certificate nginx serves on `tls_port`.
     pub cert: PathBuf,
+    // Before `dir`: fields drop in order, and nginx must stop before its files are removed
+    // (a server still writing there can leave the directory behind in /tmp).
+    child: ChildGuard,
     /// Holds the config, logs, certificate and socket.
     pub dir: tempfile::TempDir,
-    child: ChildGuard,
 }
 
 fn run(command: &mut Command) -> String {
