@@ -3,7 +3,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{eventually, http_get, http_request, sample_value, Exporter};
 
@@ -222,23 +222,7 @@ fn reloads_on_sighup_and_on_file_change_through_a_symlink_swap() {
 #[test]
 fn sigterm_stops_promptly_with_success() {
     let mut exporter = start_with_stats();
-    let pid = exporter.child.pid().to_string();
-    let started = Instant::now();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = loop {
-        if let Some(status) = exporter.child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "still running 10 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exporter.terminate();
     assert!(status.success(), "{status:?}");
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{free_port, http_get, Exporter};
 
@@ -385,21 +385,6 @@ fn basic_auth_without_tls_and_graceful_shutdown_over_tls() {
         dir,
         "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n",
     );
-    let started = Instant::now();
-    assert!(Command::new("kill")
-        .args(["-TERM", &exporter.child.pid().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let status = loop {
-        if let Some(status) = exporter.child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "still running 10 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exporter.terminate();
     assert!(status.success(), "{status:?}");
 }

@@ -157,6 +157,24 @@ impl Exporter {
         Exporter { child, port, dir }
     }
 
+    /// Sends SIGTERM and waits for the exit, which must come within 10 s.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.pid().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid} failed");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.0.try_wait().expect("waiting for the exporter") {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "still running 10 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
