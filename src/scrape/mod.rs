@@ -57,14 +57,6 @@ impl Counters {
             .clone()
     }
 
-    /// Requests per `(collector, kind)`.
-    pub fn all_target_requests(&self) -> BTreeMap<(String, &'static str), u64> {
-        lock(&self.target_requests)
-            .iter()
-            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
-            .collect()
-    }
-
     /// Counts one answered scrape with its status code.
     pub fn count_scrape(&self, code: u16) {
         *lock(&self.scrapes).entry(code).or_default() += 1;
@@ -149,6 +141,11 @@ impl CollectorEntry {
     /// The most recent finished collection.
     pub fn last(&self) -> Option<Arc<Outcome>> {
         lock(&self.last).clone()
+    }
+
+    /// Requests this collector has sent to the app (across reloads).
+    pub fn target_requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// The most recent failure (even if a later collection succeeded), with its time.

@@ -18,7 +18,7 @@ pub const REVISION: &str = match option_env!("SIDECAR_EXPORTER_REVISION") {
     Some(revision) => revision,
     None => "unknown",
 };
-/// The compiler that built it.
+/// The compiler that built it (set by `build.rs`).
 pub const RUSTC_VERSION: &str = match option_env!("SIDECAR_EXPORTER_RUSTC_VERSION") {
     Some(version) => version,
     None => "unknown",
@@ -86,12 +86,8 @@ pub fn families(
         "Requests sent to the application by each collector.",
         MetricType::Counter,
     );
-    let all_requests = counters.all_target_requests();
     for (entry, _) in outcomes {
-        let value = all_requests
-            .get(&(entry.name.clone(), entry.kind))
-            .copied()
-            .unwrap_or(0);
+        let value = entry.target_requests();
         requests.push(
             labels([("collector", &entry.name), ("kind", entry.kind)]),
             value as f64,
