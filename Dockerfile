@@ -20,6 +20,7 @@ RUN mkdir -p src \
     && rm -rf src
 
 # The project itself. touch: the placeholders' build must not count as up to date.
+COPY build.rs ./
 COPY src ./src
 COPY collectors ./collectors
 ARG REVISION=unknown
