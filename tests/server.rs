@@ -55,6 +55,7 @@ fn serves_collected_and_self_metrics() {
         body.contains("sidecar_exporter_build_info{version=\""),
         "{body}"
     );
+    assert!(!body.contains("rustc_version=\"unknown\""), "{body}");
 }
 
 #[test]
