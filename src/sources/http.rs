@@ -79,10 +79,8 @@ impl HttpSource {
             if cfg.tls_config.is_some() {
                 return Err("tls_config does not apply to a unix-socket url".to_string());
             }
-            (
-                Transport::Unix(UnixClient::new(socket, path)),
-                url.to_string(),
-            )
+            let display = redact_unix_url(&socket, &path);
+            (Transport::Unix(UnixClient::new(socket, path)), display)
         } else {
             let mut parsed =
                 reqwest::Url::parse(url).map_err(|e| format!("url {url:?} is not valid: {e}"))?;
@@ -472,20 +470,22 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The URL for display: no userinfo, and the values of query parameters that look like secrets
-/// replaced by `<secret>`.
+/// replaced by `<secret>` (a query without such parameters is shown as written: `?auto`).
 pub(crate) fn redact_url(url: &reqwest::Url) -> String {
     let mut clean = url.clone();
     let _ = clean.set_username("");
     let _ = clean.set_password(None);
-    if clean.query().is_some() {
+    let is_secret = |key: &str| {
+        let key = key.to_ascii_lowercase();
+        ["token", "pass", "secret", "key", "auth", "sig"]
+            .iter()
+            .any(|word| key.contains(word))
+    };
+    if url.query_pairs().any(|(k, _)| is_secret(&k)) {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
-                let key = k.to_ascii_lowercase();
-                let secret = ["token", "pass", "secret", "key", "auth", "sig"]
-                    .iter()
-                    .any(|word| key.contains(word));
-                let value = if secret {
+                let value = if is_secret(&k) {
                     "<secret>".to_string()
                 } else {
                     v.into_owned()
@@ -496,6 +496,20 @@ pub(crate) fn redact_url(url: &reqwest::Url) -> String {
         clean.query_pairs_mut().clear().extend_pairs(pairs);
     }
     clean.to_string()
+}
+
+/// A `unix:/path/to.sock:/status?query` URL for display, its query redacted like [`redact_url`].
+fn redact_unix_url(socket: &std::path::Path, path: &str) -> String {
+    let shown_path = reqwest::Url::parse(&format!("http://localhost{path}"))
+        .map(|url| {
+            let redacted = redact_url(&url);
+            redacted
+                .strip_prefix("http://localhost")
+                .unwrap_or(&redacted)
+                .to_string()
+        })
+        .unwrap_or_else(|_| path.to_string());
+    format!("unix:{}:{shown_path}", socket.display())
 }
 
 /// Splits `/run/app.sock:/status?x` (after `unix:`) into the socket path and the request path.
@@ -770,6 +784,28 @@ fn classify_hyper(e: hyper::Error) -> CollectError {
         )
     } else {
         CollectError::new(Reason::Connect, error_chain(&e))
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_hidden_and_plain_queries_kept() {
+        let url = reqwest::Url::parse("http://u:p@127.0.0.1/s?auto").unwrap();
+        assert_eq!(redact_url(&url), "http://127.0.0.1/s?auto");
+        let url = reqwest::Url::parse("http://127.0.0.1/s?token=abc&x=1").unwrap();
+        assert_eq!(
+            redact_url(&url),
+            "http://127.0.0.1/s?token=%3Csecret%3E&x=1"
+        );
+        let shown = redact_unix_url(std::path::Path::new("/run/a.sock"), "/status?api_key=abc");
+        assert!(!shown.contains("abc"), "{shown}");
+        assert!(
+            shown.starts_with("unix:/run/a.sock:/status?api_key="),
+            "{shown}"
+        );
     }
 }
 
