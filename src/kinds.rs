@@ -9,9 +9,10 @@ use crate::mapping::Mapping;
 use crate::pipeline::Pipeline;
 use crate::probe::HttpProbeCollector;
 use crate::sources::file::FileSource;
-use crate::sources::http::{HttpSource, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::sources::http::HttpSource;
 use crate::sources::process::ProcessCollector;
 use crate::sources::tcp::TcpSource;
+use crate::sources::Source;
 
 const COMMON: &[&str] = &[
     "name",
@@ -169,31 +170,33 @@ fn required_format(config: &CollectorConfig) -> Result<FormatConfig, String> {
         .ok_or_else(|| "needs `format:` (how to read the answer)".to_string())
 }
 
-fn build_file(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    let path = config
-        .path
-        .clone()
-        .ok_or("needs `path:` (the file to read)")?;
-    let source = FileSource::new(
-        path,
-        config
-            .max_response_bytes
-            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
-    );
+/// The generic collector: a source, the configured format and the `metrics:` mapping.
+fn pipeline(
+    source: impl Source + 'static,
+    format: FormatConfig,
+    config: &CollectorConfig,
+) -> Result<Arc<dyn Collector>, String> {
     Ok(Arc::new(Pipeline::new(
         Box::new(source),
-        required_format(config)?,
+        format,
         mapping_of(config)?,
     )))
 }
 
-fn build_http_text(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    let source = HttpSource::from_config(config)?;
-    Ok(Arc::new(Pipeline::new(
-        Box::new(source),
+fn build_file(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    pipeline(
+        FileSource::from_config(config)?,
         required_format(config)?,
-        mapping_of(config)?,
-    )))
+        config,
+    )
+}
+
+fn build_http_text(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    pipeline(
+        HttpSource::from_config(config)?,
+        required_format(config)?,
+        config,
+    )
 }
 
 fn build_http_json(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
@@ -205,22 +208,16 @@ fn build_http_json(config: &CollectorConfig) -> Result<Arc<dyn Collector>, Strin
         }
         None => config,
     };
-    let source = HttpSource::from_config(config)?;
     let format = config.format.clone().unwrap_or(FormatConfig::Json);
-    Ok(Arc::new(Pipeline::new(
-        Box::new(source),
-        format,
-        mapping_of(config)?,
-    )))
+    pipeline(HttpSource::from_config(config)?, format, config)
 }
 
 fn build_tcp_text(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    let source = TcpSource::from_config(config)?;
-    Ok(Arc::new(Pipeline::new(
-        Box::new(source),
+    pipeline(
+        TcpSource::from_config(config)?,
         required_format(config)?,
-        mapping_of(config)?,
-    )))
+        config,
+    )
 }
 
 fn build_http_probe(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {

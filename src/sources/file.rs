@@ -1,9 +1,12 @@
 //! The `file` source: reads a local file on every collection.
 
 use bytes::Bytes;
+use tokio::io::AsyncReadExt;
 
+use super::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
 use super::Source;
 use crate::collector::{CollectError, Context, Reason};
+use crate::config::CollectorConfig;
 
 /// Reads one file.
 #[derive(Debug, Clone)]
@@ -13,9 +16,11 @@ pub struct FileSource {
 }
 
 impl FileSource {
-    /// A source reading `path`, refusing files larger than `max_bytes`.
-    pub fn new(path: String, max_bytes: u64) -> Self {
-        FileSource { path, max_bytes }
+    /// Builds the source from a collector's `path` and `max_response_bytes`.
+    pub fn from_config(cfg: &CollectorConfig) -> Result<FileSource, String> {
+        let path = cfg.path.clone().ok_or("needs `path:` (the file to read)")?;
+        let max_bytes = cfg.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        Ok(FileSource { path, max_bytes })
     }
 }
 
@@ -23,27 +28,74 @@ impl FileSource {
 impl Source for FileSource {
     async fn fetch(&self, ctx: &Context) -> Result<Bytes, CollectError> {
         ctx.count_request();
-        let metadata = tokio::fs::metadata(&self.path).await.map_err(|e| {
+        let cannot_read = |e: std::io::Error| {
             CollectError::new(Reason::Connect, format!("cannot read {}: {e}", self.path))
-        })?;
-        if metadata.len() > self.max_bytes {
-            return Err(CollectError::new(
-                Reason::Limit,
-                format!(
-                    "{} is {} bytes, more than the limit of {} bytes (max_response_bytes)",
-                    self.path,
-                    metadata.len(),
-                    self.max_bytes
-                ),
-            ));
+        };
+        let mut file = tokio::fs::File::open(&self.path)
+            .await
+            .map_err(cannot_read)?;
+        // Read in chunks against the limit rather than trusting the file's size: files under
+        // /proc and /sys report 0, and a file may grow while it is read.
+        let mut body = LimitedBody::new(self.max_bytes, None)?;
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            let n = file.read(&mut chunk).await.map_err(cannot_read)?;
+            if n == 0 {
+                return Ok(body.finish());
+            }
+            body.push(&chunk[..n])?;
         }
-        let content = tokio::fs::read(&self.path).await.map_err(|e| {
-            CollectError::new(Reason::Connect, format!("cannot read {}: {e}", self.path))
-        })?;
-        Ok(Bytes::from(content))
     }
 
     fn target(&self) -> String {
         format!("file {}", self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_past_the_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.txt");
+        std::fs::write(&path, vec![b'x'; 100]).unwrap();
+        let cfg = CollectorConfig {
+            path: Some(path.display().to_string()),
+            max_response_bytes: Some(10),
+            ..CollectorConfig::default()
+        };
+        let source = FileSource::from_config(&cfg).unwrap();
+        let ctx =
+            Context::with_deadline(tokio::time::Instant::now() + std::time::Duration::from_secs(5));
+        let error = source.fetch(&ctx).await.unwrap_err();
+        assert_eq!(error.reason, Reason::Limit);
+        let cfg = CollectorConfig {
+            max_response_bytes: Some(100),
+            ..cfg
+        };
+        let body = FileSource::from_config(&cfg)
+            .unwrap()
+            .fetch(&ctx)
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 100);
+    }
+
+    #[tokio::test]
+    async fn proc_files_are_read_despite_their_zero_size() {
+        let cfg = CollectorConfig {
+            path: Some("/proc/self/status".into()),
+            ..CollectorConfig::default()
+        };
+        let ctx =
+            Context::with_deadline(tokio::time::Instant::now() + std::time::Duration::from_secs(5));
+        let body = FileSource::from_config(&cfg)
+            .unwrap()
+            .fetch(&ctx)
+            .await
+            .unwrap();
+        assert!(body.starts_with(b"Name:"));
     }
 }
