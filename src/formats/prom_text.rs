@@ -395,6 +395,11 @@ fn parse_labels<'a>(mut s: &'a str, labels: &mut Labels) -> Result<&'a str, Stri
             .ok_or_else(|| format!("the value of label {name} must be in double quotes"))?;
         let (value, after) = parse_label_value(s)
             .ok_or_else(|| format!("the value of label {name} has no closing quote"))?;
+        // Prometheus refuses a whole page with a repeated label name; refuse it here, with
+        // the reason, rather than pass it on.
+        if labels.iter().any(|(existing, _)| existing == name) {
+            return Err(format!("label {name} appears twice"));
+        }
         labels.push((name.to_string(), value));
         s = after.trim_start_matches([' ', '\t']);
         if let Some(after_comma) = s.strip_prefix(',') {
@@ -455,6 +460,21 @@ fn parse_timestamp(token: &str, dialect: Dialect) -> Result<i64, String> {
             }
             _ => Err(format!("timestamp {token:?} is not a number of seconds")),
         },
+    }
+}
+
+#[cfg(test)]
+mod repeated_label_tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_label_name_is_a_parse_error() {
+        let error = parse_exposition(b"m{a=\"1\",a=\"2\"} 1\n").unwrap_err();
+        assert!(
+            error.message.contains("label a appears twice"),
+            "{}",
+            error.message
+        );
     }
 }
 
