@@ -31,8 +31,9 @@ use tokio::time::Instant;
 use crate::collector::{CollectError, Collection, Collector, Context};
 use crate::config::model::{CollectorConfig, TlsConfig};
 use crate::model::{labels, MetricFamily, MetricType};
+use crate::scrape::lock;
 use crate::sources::http::{
-    apply_tls, auth_from_config, classify_reqwest, headers_from_config, redact_url,
+    apply_tls, auth_from_config, classify_reqwest, error_chain, headers_from_config, redact_url,
     status_is_valid, Auth, LimitedBody, DEFAULT_MAX_RESPONSE_BYTES,
 };
 
@@ -140,7 +141,7 @@ impl HttpProbeCollector {
         probe
             .client_builder(None, Arc::default(), Arc::default())?
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
         Ok(probe)
     }
 
@@ -240,7 +241,7 @@ impl HttpProbeCollector {
             )?
             .timeout(deadline.saturating_duration_since(Instant::now()))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
 
         let mut request = client.request(self.method.clone(), url).headers(headers);
         if let Some(body) = &self.body {
@@ -374,10 +375,6 @@ impl Collector for HttpProbeCollector {
             .map(|f| vec![format!("last probe failed: {f}")])
             .unwrap_or_default()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The families blackbox_exporter's http prober writes, with its help texts.

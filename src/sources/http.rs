@@ -649,7 +649,7 @@ impl FileSecret {
         };
         let metadata = std::fs::metadata(&self.path).map_err(unreadable)?;
         let modified = metadata.modified().map_err(unreadable)?;
-        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cached = crate::scrape::lock(&self.cached);
         if let Some((mtime, len, value)) = cached.as_ref() {
             if *mtime == modified && *len == metadata.len() {
                 return Ok(value.clone());
