@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::collector::Reason;
@@ -163,12 +164,14 @@ pub fn process_families() -> Vec<MetricFamily> {
             "Virtual memory size in bytes.",
             me.virtual_bytes,
         ),
-        gauge(
+    ];
+    if let Some(start) = me.start_time_seconds {
+        out.push(gauge(
             "process_start_time_seconds",
             "Start time of the process since unix epoch in seconds.",
-            me.start_time_seconds,
-        ),
-    ];
+            start,
+        ));
+    }
     if let Some(open) = me.open_fds {
         out.push(gauge(
             "process_open_fds",
@@ -190,43 +193,22 @@ struct SelfStats {
     cpu_seconds: f64,
     resident_bytes: f64,
     virtual_bytes: f64,
-    start_time_seconds: f64,
+    start_time_seconds: Option<f64>,
     open_fds: Option<f64>,
     max_fds: Option<f64>,
 }
 
-/// Linux reports times in /proc in clock ticks of 1/100 s on every architecture we ship for
-/// (USER_HZ is fixed at 100 in the kernel ABI).
-const TICKS_PER_SECOND: f64 = 100.0;
-
-/// What does not change while the process runs: its start time and the page size. Read once,
-/// so that a scrape reads only `/proc/self/stat`, `statm`, `limits` and the size of
-/// `/proc/self/fd` (the `/proc/stat` and `/proc/self/status` reads cost more than the rest of
-/// the self-metrics together).
-#[derive(Debug, Clone, Copy)]
-struct ProcessConstants {
-    start_time_seconds: f64,
-    page_size: f64,
-}
-
-static PROCESS_CONSTANTS: OnceLock<ProcessConstants> = OnceLock::new();
-
-/// The constants, read on first use; a failed read is retried on the next scrape.
-fn process_constants(start_ticks: u64) -> Option<ProcessConstants> {
-    if let Some(constants) = PROCESS_CONSTANTS.get() {
-        return Some(*constants);
+/// The boot time, read once (from `/proc/stat`, which costs more to read than the rest of
+/// the self-metrics together); a failed read is retried on the next scrape.
+fn boot_time() -> Option<u64> {
+    static BOOT_TIME: OnceLock<u64> = OnceLock::new();
+    if let Some(boot_time) = BOOT_TIME.get() {
+        return Some(*boot_time);
     }
     let boot_time = std::fs::read_to_string("/proc/stat")
         .ok()
         .and_then(|text| procfs::parse_boot_time(&text))?;
-    let page_size = std::fs::read_to_string("/proc/self/smaps")
-        .ok()
-        .and_then(|text| procfs::parse_page_size(&text))?;
-    let constants = ProcessConstants {
-        start_time_seconds: boot_time as f64 + start_ticks as f64 / TICKS_PER_SECOND,
-        page_size: page_size as f64,
-    };
-    Some(*PROCESS_CONSTANTS.get_or_init(|| constants))
+    Some(*BOOT_TIME.get_or_init(|| boot_time))
 }
 
 /// `/proc/self/stat`, `statm` and `limits`, opened once and read again from offset 0 on
@@ -280,18 +262,6 @@ fn read_small<'b>(file: Option<&File>, path: &str, buf: &'b mut [u8]) -> Option<
     std::str::from_utf8(&buf[..len]).ok()
 }
 
-/// The number of open fds: since Linux 6.2 the size of `/proc/self/fd` is that number (one
-/// `statx`); older kernels report 0 and the directory is counted.
-fn open_fds() -> Option<f64> {
-    let size = std::fs::metadata("/proc/self/fd").ok()?.len();
-    if size > 0 {
-        return Some(size as f64);
-    }
-    std::fs::read_dir("/proc/self/fd")
-        .ok()
-        .map(|d| d.count() as f64)
-}
-
 fn read_self() -> Option<SelfStats> {
     let files = self_files();
     let mut buf = [0u8; 8192];
@@ -300,28 +270,23 @@ fn read_self() -> Option<SelfStats> {
         "/proc/self/stat",
         &mut buf,
     )?)?;
-    let constants = process_constants(stat.starttime)?;
+    let ticks_per_second = procfs::CLOCK_TICKS_PER_SECOND as f64;
     // The resident size of `statm` is `VmRSS` of `status` in pages; the `rss` of `stat` can
     // differ from it (recent kernels sum the per-CPU counters only for `status` and `statm`).
     let resident_pages = read_small(files.map(|f| &f.statm), "/proc/self/statm", &mut buf)
         .and_then(|statm| statm.split_ascii_whitespace().nth(1)?.parse::<f64>().ok())?;
-    let max_fds =
-        read_small(files.map(|f| &f.limits), "/proc/self/limits", &mut buf).and_then(|limits| {
-            limits
-                .lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| {
-                    l.split_whitespace()
-                        .nth(3)
-                        .and_then(|v| v.parse::<f64>().ok())
-                })
-        });
+    let max_fds = read_small(files.map(|f| &f.limits), "/proc/self/limits", &mut buf)
+        .and_then(procfs::parse_max_open_files)
+        .map(|max| max as f64);
     Some(SelfStats {
-        cpu_seconds: (stat.utime + stat.stime) as f64 / TICKS_PER_SECOND,
-        resident_bytes: resident_pages * constants.page_size,
+        cpu_seconds: (stat.utime + stat.stime) as f64 / ticks_per_second,
+        resident_bytes: resident_pages * procfs::page_size() as f64,
         virtual_bytes: stat.vsize as f64,
-        start_time_seconds: constants.start_time_seconds,
-        open_fds: open_fds(),
+        start_time_seconds: boot_time()
+            .map(|boot| boot as f64 + stat.starttime as f64 / ticks_per_second),
+        open_fds: procfs::count_fds(Path::new("/proc/self/fd"))
+            .ok()
+            .map(|n| n as f64),
         max_fds,
     })
 }

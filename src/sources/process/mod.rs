@@ -157,7 +157,7 @@ impl ProcessCollector {
             include_self: cfg.include_self.unwrap_or(false),
             remove_empty_groups: cfg.remove_empty_groups.unwrap_or(false),
             self_pid: std::process::id(),
-            page_size: page_size(),
+            page_size: procfs::page_size(),
         };
         let state = State::new(&settings);
         Ok(ProcessCollector {
@@ -192,17 +192,6 @@ impl ProcessCollector {
         drop(state);
         Ok(families::build(report, &inner.settings))
     }
-}
-
-/// The page size of this machine (4096 on x86_64; arm64 kernels may use 16 or 64 KiB).
-fn page_size() -> u64 {
-    use std::io::Read;
-    // The first mapping's lines are enough: read only the start of the file.
-    let mut start = vec![0u8; 4096];
-    let read = std::fs::File::open("/proc/self/smaps")
-        .and_then(|mut f| f.read(&mut start))
-        .unwrap_or(0);
-    procfs::parse_page_size(&String::from_utf8_lossy(&start[..read])).unwrap_or(4096)
 }
 
 /// True when every process visible in `proc_root` is the exporter itself or the pod's `pause`

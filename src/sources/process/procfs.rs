@@ -165,6 +165,35 @@ pub fn parse_io(text: &str) -> Io {
     io
 }
 
+/// The page size of this machine (4096 on x86_64; arm64 kernels may use 16 or 64 KiB), read
+/// once from the start of `/proc/self/smaps`; 4096 when it cannot be read.
+pub fn page_size() -> u64 {
+    static PAGE_SIZE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *PAGE_SIZE.get_or_init(|| {
+        // The first mapping's lines are enough: read only the start of the file.
+        let mut start = vec![0u8; 4096];
+        let read = std::fs::File::open("/proc/self/smaps")
+            .and_then(|mut f| f.read(&mut start))
+            .unwrap_or(0);
+        parse_page_size(&String::from_utf8_lossy(&start[..read])).unwrap_or(4096)
+    })
+}
+
+/// The number of open fds in a `/proc/PID/fd` directory. Since Linux 6.2 the directory's size
+/// is that number (one `stat` call); older kernels report 0 and the directory is counted.
+pub fn count_fds(dir: &Path) -> io::Result<u64> {
+    let size = std::fs::metadata(dir)?.len();
+    if size > 0 {
+        return Ok(size);
+    }
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir)? {
+        entry?;
+        count += 1;
+    }
+    Ok(count)
+}
+
 /// The soft limit on open files from `/proc/PID/limits` (`unlimited` is `u64::MAX`).
 pub fn parse_max_open_files(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("Max open files"))?;
@@ -373,20 +402,9 @@ impl ProcReader {
         Ok(tids)
     }
 
-    /// The number of open fds of a process. Since Linux 6.2 the size of `/proc/PID/fd` is that
-    /// number (one `stat` call); older kernels report 0 and the directory is counted.
+    /// The number of open fds of a process.
     pub fn open_fds(&self, pid: u32) -> io::Result<u64> {
-        let dir = self.path(pid, None, "fd");
-        let size = std::fs::metadata(&dir)?.len();
-        if size > 0 {
-            return Ok(size);
-        }
-        let mut count = 0;
-        for entry in std::fs::read_dir(&dir)? {
-            entry?;
-            count += 1;
-        }
-        Ok(count)
+        count_fds(&self.path(pid, None, "fd"))
     }
 
     /// The socket inodes among a process's fds.
