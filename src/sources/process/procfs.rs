@@ -87,7 +87,7 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
 pub struct Status {
     /// The one-letter state.
     pub state: u8,
-    /// The effective user id.
+    /// The effective user id ([`UNKNOWN_UID`] when the file has no readable `Uid` line).
     pub euid: u32,
     /// Resident memory in bytes (`VmRSS`).
     pub resident_bytes: u64,
@@ -111,9 +111,16 @@ fn kilobytes(value: &str) -> u64 {
         .saturating_mul(1024)
 }
 
+/// The uid of a process whose owner could not be read: no user has it, so a `user:` matcher
+/// never matches such a process (0 would make it look like root's).
+pub const UNKNOWN_UID: u32 = u32::MAX;
+
 /// Parses `/proc/PID/status`. Kernel threads have no `Vm*` lines: their memory is 0.
 pub fn parse_status(text: &str) -> Status {
-    let mut status = Status::default();
+    let mut status = Status {
+        euid: UNKNOWN_UID,
+        ..Status::default()
+    };
     for line in text.lines() {
         let Some((key, value)) = line.split_once(':') else {
             continue;
@@ -126,7 +133,7 @@ pub fn parse_status(text: &str) -> Status {
                     .split_ascii_whitespace()
                     .nth(1)
                     .and_then(|uid| uid.parse().ok())
-                    .unwrap_or(0)
+                    .unwrap_or(UNKNOWN_UID)
             }
             "VmSize" => status.virtual_bytes = kilobytes(value),
             "VmRSS" => status.resident_bytes = kilobytes(value),
@@ -418,6 +425,21 @@ impl ProcReader {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod uid_tests {
+    use super::*;
+
+    #[test]
+    fn a_status_without_a_readable_uid_is_nobodys() {
+        assert_eq!(
+            parse_status("Name:\tx\nState:\tS (sleeping)\n").euid,
+            UNKNOWN_UID
+        );
+        assert_eq!(parse_status("Uid:\t0\tgarbage\t0\t0\n").euid, UNKNOWN_UID);
+        assert_eq!(parse_status("Uid:\t1000\t33\t1000\t1000\n").euid, 33);
     }
 }
 

@@ -386,7 +386,7 @@ pub fn collect(
                     seen: 0,
                     stat: Stat::default(),
                     cmdline: Vec::new(),
-                    euid: 0,
+                    euid: super::procfs::UNKNOWN_UID,
                     own: None,
                     baseline: None,
                     threads: HashMap::new(),
