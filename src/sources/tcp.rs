@@ -32,9 +32,12 @@ impl TcpSource {
             .address
             .clone()
             .ok_or("the `address` key is missing (tcp source; host:port)")?;
-        if !address.contains(':') {
+        let port_ok = address
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !port_ok {
             return Err(format!(
-                "address {address:?} has no port; expected host:port such as 127.0.0.1:6379"
+                "address {address:?} is not host:port; expected e.g. 127.0.0.1:6379 or [::1]:6379"
             ));
         }
         let command =
@@ -175,6 +178,33 @@ pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::*;
+
+    #[test]
+    fn addresses_need_a_host_and_a_numeric_port() {
+        let with = |address: &str| CollectorConfig {
+            address: Some(address.to_string()),
+            ..CollectorConfig::default()
+        };
+        for good in ["127.0.0.1:6379", "[::1]:6379", "localhost:11211"] {
+            assert!(TcpSource::from_config(&with(good)).is_ok(), "{good}");
+        }
+        for bad in [
+            "127.0.0.1",
+            "[::1]",
+            "host:",
+            ":6379",
+            "host:port",
+            "h:70000",
+        ] {
+            let error = TcpSource::from_config(&with(bad)).unwrap_err();
+            assert!(error.contains("is not host:port"), "{bad}: {error}");
+        }
+    }
 }
 
 #[cfg(test)]
