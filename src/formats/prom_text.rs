@@ -443,7 +443,11 @@ fn parse_value(s: &str) -> Option<f64> {
             .bytes()
             .all(|b| b.is_ascii_digit() || b"+-.eE_".contains(&b)) =>
         {
-            s.replace('_', "").parse().ok()
+            if s.contains('_') {
+                s.replace('_', "").parse().ok()
+            } else {
+                s.parse().ok()
+            }
         }
         _ => None,
     }
