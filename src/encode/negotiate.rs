@@ -1,12 +1,12 @@
-//! `Accept` and `Accept-Encoding` parsing with q-values.
+//! `Accept` parsing with q-values (gzip from `Accept-Encoding` is tower-http's
+//! `CompressionLayer`, in `src/server/mod.rs`).
 
 use super::Format;
 
-/// One entry of an `Accept`-style header: `type/subtype;param=value;q=0.5`.
+/// One entry of an `Accept` header: `type/subtype;param=value;q=0.5`.
 #[derive(Debug, PartialEq)]
 struct Entry<'a> {
-    /// `type/subtype` for `Accept`, the coding for `Accept-Encoding`, as written (compare
-    /// case-insensitively).
+    /// `type/subtype`, as written (compare case-insensitively).
     value: &'a str,
     /// Parameters other than `q`, names as written.
     params: Vec<(&'a str, &'a str)>,
