@@ -29,12 +29,12 @@ use http::header::{HeaderMap, CONTENT_LENGTH, HOST};
 use tokio::time::Instant;
 
 use crate::collector::{CollectError, Collection, Collector, Context};
-use crate::config::model::{CollectorConfig, TlsConfig};
+use crate::config::model::CollectorConfig;
 use crate::model::{labels, MetricFamily, MetricType};
 use crate::scrape::lock;
 use crate::sources::http::{
-    apply_tls, auth_from_config, classify_reqwest, error_chain, headers_from_config, redact_url,
-    status_is_valid, Auth, LimitedBody, DEFAULT_MAX_RESPONSE_BYTES,
+    apply_tls, auth_from_config, classify_reqwest, error_chain, headers_from_config, load_tls,
+    redact_url, status_is_valid, Auth, LimitedBody, TlsMaterial, DEFAULT_MAX_RESPONSE_BYTES,
 };
 
 /// Probes one URL per collection.
@@ -45,7 +45,7 @@ pub struct HttpProbeCollector {
     headers: HeaderMap,
     body: Option<Bytes>,
     auth: Option<Auth>,
-    tls: Option<TlsConfig>,
+    tls: Option<TlsMaterial>,
     follow_redirects: bool,
     valid_status_codes: Option<Vec<u16>>,
     max_bytes: u64,
@@ -123,7 +123,7 @@ impl HttpProbeCollector {
             headers: headers_from_config(cfg)?,
             body: cfg.body.clone().map(Bytes::from),
             auth: auth_from_config(cfg)?,
-            tls: cfg.tls_config.clone(),
+            tls: cfg.tls_config.as_ref().map(load_tls).transpose()?,
             follow_redirects: cfg.follow_redirects.unwrap_or(true),
             valid_status_codes: cfg.valid_status_codes.clone(),
             max_bytes: cfg.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
@@ -137,11 +137,6 @@ impl HttpProbeCollector {
             )?,
             last_failure: Mutex::new(None),
         };
-        // Fail at load time, not at the first probe, on unreadable TLS files.
-        probe
-            .client_builder(None, Arc::default(), Arc::default())?
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
         Ok(probe)
     }
 
@@ -168,7 +163,7 @@ impl HttpProbeCollector {
                 }
             }));
         if let Some(tls) = &self.tls {
-            builder = apply_tls(builder, tls)?;
+            builder = apply_tls(builder, tls);
         }
         if let Some((host, addr)) = pinned {
             builder = builder.resolve(host, addr);

@@ -99,7 +99,7 @@ impl HttpSource {
                 })
                 .user_agent(concat!("sidecar-exporter/", env!("CARGO_PKG_VERSION")));
             if let Some(tls) = &cfg.tls_config {
-                builder = apply_tls(builder, tls)?;
+                builder = apply_tls(builder, &load_tls(tls)?);
                 if let Some(server_name) = &tls.server_name {
                     builder = apply_server_name(builder, &mut parsed, server_name, &mut headers)?;
                 }
@@ -238,25 +238,29 @@ pub(crate) fn headers_from_config(cfg: &CollectorConfig) -> Result<HeaderMap, St
     Ok(headers)
 }
 
-/// Applies `tls_config`'s CA file, client certificate and `insecure_skip_verify` to a reqwest
-/// client builder (`server_name` needs the URL and is applied separately).
-pub(crate) fn apply_tls(
-    mut builder: reqwest::ClientBuilder,
-    tls: &TlsConfig,
-) -> Result<reqwest::ClientBuilder, String> {
+/// The certificates and key a `tls_config` names, read once when the config loads.
+#[derive(Clone)]
+pub(crate) struct TlsMaterial {
+    roots: Vec<reqwest::Certificate>,
+    identity: Option<reqwest::Identity>,
+    insecure_skip_verify: bool,
+    /// `server_name`, applied by the caller to the URL it connects to.
+    pub(crate) server_name: Option<String>,
+}
+
+/// Reads the CA, certificate and key files of `tls`, with errors naming the file.
+pub(crate) fn load_tls(tls: &TlsConfig) -> Result<TlsMaterial, String> {
+    let mut roots = Vec::new();
     if let Some(ca_file) = &tls.ca_file {
         let pem =
             std::fs::read(ca_file).map_err(|e| format!("cannot read ca_file {ca_file}: {e}"))?;
-        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+        roots = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| format!("ca_file {ca_file} holds no valid PEM certificate: {e}"))?;
-        if certificates.is_empty() {
+        if roots.is_empty() {
             return Err(format!("ca_file {ca_file} holds no PEM certificate"));
         }
-        for certificate in certificates {
-            builder = builder.add_root_certificate(certificate);
-        }
     }
-    match (&tls.cert_file, &tls.key_file) {
+    let identity = match (&tls.cert_file, &tls.key_file) {
         (Some(cert_file), Some(key_file)) => {
             let mut pem = std::fs::read(cert_file)
                 .map_err(|e| format!("cannot read cert_file {cert_file}: {e}"))?;
@@ -265,18 +269,36 @@ pub(crate) fn apply_tls(
                 std::fs::read(key_file)
                     .map_err(|e| format!("cannot read key_file {key_file}: {e}"))?,
             );
-            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+            Some(reqwest::Identity::from_pem(&pem).map_err(|e| {
                 format!("cert_file {cert_file} and key_file {key_file} are not a usable PEM certificate and key: {e}")
-            })?;
-            builder = builder.identity(identity);
+            })?)
         }
-        (None, None) => {}
+        (None, None) => None,
         _ => return Err("tls_config: cert_file and key_file must be given together".to_string()),
+    };
+    Ok(TlsMaterial {
+        roots,
+        identity,
+        insecure_skip_verify: tls.insecure_skip_verify,
+        server_name: tls.server_name.clone(),
+    })
+}
+
+/// Adds the loaded certificates and key to a client under construction.
+pub(crate) fn apply_tls(
+    mut builder: reqwest::ClientBuilder,
+    tls: &TlsMaterial,
+) -> reqwest::ClientBuilder {
+    for certificate in &tls.roots {
+        builder = builder.add_root_certificate(certificate.clone());
+    }
+    if let Some(identity) = &tls.identity {
+        builder = builder.identity(identity.clone());
     }
     if tls.insecure_skip_verify {
         builder = builder.danger_accept_invalid_certs(true);
     }
-    Ok(builder)
+    builder
 }
 
 /// `server_name`: the request goes to the URL's IP address, but TLS verifies (and sends SNI
