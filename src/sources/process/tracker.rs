@@ -862,10 +862,15 @@ fn read_process(
             let mut nonvoluntary = 0;
             let mut listed = 0;
             for tid in tids {
-                let Ok(text) = reader.read(pid, Some(tid), "status") else {
-                    continue;
+                // The main thread's `task/PID/status` is the `status` read above.
+                let thread_status = if tid == pid {
+                    status.clone()
+                } else {
+                    let Ok(text) = reader.read(pid, Some(tid), "status") else {
+                        continue;
+                    };
+                    parse_status(text)
                 };
-                let thread_status = parse_status(text);
                 listed += 1;
                 voluntary += thread_status.voluntary_ctxt_switches;
                 nonvoluntary += thread_status.nonvoluntary_ctxt_switches;
