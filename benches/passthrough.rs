@@ -5,7 +5,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sidecar_exporter::encode::{encode, Format};
-use sidecar_exporter::passthrough::{process_exposition, RelabelConfig, Relabeler};
+use sidecar_exporter::kinds::prometheus::process_exposition;
+use sidecar_exporter::relabel::{RelabelConfig, Relabeler};
 
 /// 10,000 series: 100 histograms × 10 handlers × (8 buckets + sum + count) = 10,000 lines.
 fn exposition() -> String {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sidecar_exporter::config::CollectorConfig;
-use sidecar_exporter::sources::process::{default_config, ProcessCollector};
+use sidecar_exporter::kinds::process::{default_config, ProcessCollector};
 
 const CHILDREN: usize = 1000;
 

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use sidecar_exporter::config::CollectorConfig;
-use sidecar_exporter::sources::process::{default_config, ProcessCollector};
+use sidecar_exporter::kinds::process::{default_config, ProcessCollector};
 
 fn own_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();

@@ -10,8 +10,8 @@ use tokio::sync::watch;
 
 use crate::cli::{Cli, Command, LogFormat, LogLevel};
 use crate::config;
+use crate::config::presets;
 use crate::encode;
-use crate::presets;
 use crate::scrape::{merge_families, Counters, Engine};
 use crate::server::tls::serve_tls;
 use crate::server::web_config::{self, WebConfigHandle};

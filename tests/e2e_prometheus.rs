@@ -12,7 +12,7 @@
 //!   its 0/1 verdict for every series it looks at, so it returns data exactly when the metrics
 //!   the rule reads exist, healthy or not;
 //! - expressions that read metrics of an app preset that is not in the catalogue yet
-//!   (`sidecar_exporter::presets::find`) are not evaluated; they are listed, with the missing
+//!   (`sidecar_exporter::config::presets::find`) are not evaluated; they are listed, with the missing
 //!   preset, in the test output. Every other expression is checked.
 
 mod common;
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use common::{free_port, http_get, require_tool, ChildGuard, Exporter};
 use nginx_support::Nginx;
 use serde_json::Value;
-use sidecar_exporter::presets::{self, Preset};
+use sidecar_exporter::config::presets::{self, Preset};
 
 /// An app whose metrics come from a preset, and how the test's servers are reached.
 struct AppFamily {

@@ -12,8 +12,8 @@ use common::{free_port, require_tool, wait_for_port, ChildGuard};
 use nginx_support::{cert_not_after_by_openssl, Nginx};
 use sidecar_exporter::collector::{Collector, Context};
 use sidecar_exporter::config::model::{CollectorConfig, TlsConfig};
+use sidecar_exporter::kinds::http_probe::HttpProbeCollector;
 use sidecar_exporter::model::MetricFamily;
-use sidecar_exporter::probe::HttpProbeCollector;
 use tokio::time::Instant;
 
 /// `name{labels}` → value.

@@ -6,10 +6,10 @@ mod nginx_support;
 use std::time::Duration;
 
 use nginx_support::{Nginx, HELLO, PASSWORD, TOKEN, USER};
+use sidecar_exporter::client::http::HttpSource;
+use sidecar_exporter::client::Source;
 use sidecar_exporter::collector::{Context, Reason};
 use sidecar_exporter::config::model::{BasicAuth, CollectorConfig, TlsConfig};
-use sidecar_exporter::sources::http::HttpSource;
-use sidecar_exporter::sources::Source;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::Instant;

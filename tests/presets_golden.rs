@@ -11,10 +11,10 @@ mod common;
 
 use std::path::PathBuf;
 
+use sidecar_exporter::config::presets;
 use sidecar_exporter::config::CollectorConfig;
 use sidecar_exporter::formats;
 use sidecar_exporter::mapping::Mapping;
-use sidecar_exporter::presets;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -85,4 +85,51 @@ fn php_fpm_full_status_gives_the_same_pool_series() {
     let collection = mapping.apply(&records);
     assert!(collection.problems.is_empty(), "{:?}", collection.problems);
     assert_eq!(collection.families.len(), 11);
+}
+
+/// Every file in `collectors/` is a preset (found by `build.rs`), builds as a collector of its
+/// kind, and has a golden exposition under `tests/fixtures/golden/` or `tests/fixtures/presets/`
+/// named after it (`NAME.prom` or `NAME_*.prom`).
+#[test]
+fn every_preset_builds_and_has_a_golden_file() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(root.join("collectors"))
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".yaml").map(str::to_string)
+        })
+        .collect();
+    files.sort();
+    let embedded: Vec<&str> = presets::PRESETS.iter().map(|p| p.name).collect();
+    assert_eq!(
+        embedded, files,
+        "the embedded presets are the files in collectors/"
+    );
+
+    let golden: Vec<String> = ["golden", "presets"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(fixtures().join(dir)).unwrap())
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".prom"))
+        .collect();
+    for preset in presets::PRESETS {
+        let config = format!("collectors:\n  - name: c\n    preset: {}\n", preset.name);
+        let loaded =
+            sidecar_exporter::config::load_bytes("presets.yaml", config.as_bytes(), &root, &|_| {
+                None
+            })
+            .unwrap_or_else(|e| panic!("preset {}: {e}", preset.name));
+        sidecar_exporter::scrape::Engine::build(&loaded, Default::default())
+            .unwrap_or_else(|e| panic!("preset {}: {e}", preset.name));
+        assert!(
+            golden
+                .iter()
+                .any(|file| file == &format!("{}.prom", preset.name)
+                    || file.starts_with(&format!("{}_", preset.name))),
+            "preset {} has no golden file tests/fixtures/{{golden,presets}}/{}[_*].prom",
+            preset.name,
+            preset.name
+        );
+    }
 }

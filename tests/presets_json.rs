@@ -5,10 +5,10 @@
 
 use std::path::PathBuf;
 
+use sidecar_exporter::config::presets;
 use sidecar_exporter::encode::{encode, Format};
 use sidecar_exporter::formats::{parse, FormatConfig};
 use sidecar_exporter::mapping::{Mapping, MetricRule};
-use sidecar_exporter::presets;
 
 fn path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

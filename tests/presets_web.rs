@@ -34,7 +34,7 @@ fn fixture(name: &str) -> PathBuf {
 
 /// The preset with its source replaced by a `file` source reading `path`.
 fn preset_on_file(preset: &str, path: &Path) -> String {
-    let mut collector = sidecar_exporter::presets::find(preset)
+    let mut collector = sidecar_exporter::config::presets::find(preset)
         .unwrap()
         .mapping()
         .unwrap();

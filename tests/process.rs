@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::{free_port, require_tool, wait_for_port, wait_until_asleep, ChildGuard};
 use sidecar_exporter::collector::{Collection, Collector, Context, Reason};
 use sidecar_exporter::config::CollectorConfig;
-use sidecar_exporter::sources::process::{default_config, ProcessCollector};
+use sidecar_exporter::kinds::process::{default_config, ProcessCollector};
 
 fn collector(groups_yaml: &str, extra: &str) -> ProcessCollector {
     let yaml = format!("name: t\nkind: process\n{extra}\ngroups:\n{groups_yaml}");

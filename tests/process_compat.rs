@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use common::{free_port, require_tool, wait_for_port, wait_until_asleep, ChildGuard};
 use sidecar_exporter::collector::{Collection, Collector, Context};
 use sidecar_exporter::config::CollectorConfig;
+use sidecar_exporter::kinds::process::ProcessCollector;
 use sidecar_exporter::model::MetricType;
-use sidecar_exporter::sources::process::ProcessCollector;
 
 /// The groups, in process-exporter's syntax; ours take the same entries under `groups:`.
 const GROUPS: &str = r#"

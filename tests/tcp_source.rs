@@ -6,10 +6,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{free_port, require_tool, wait_for_port, ChildGuard};
+use sidecar_exporter::client::Source;
 use sidecar_exporter::collector::{Context, Reason};
 use sidecar_exporter::config::model::CollectorConfig;
-use sidecar_exporter::sources::tcp::TcpSource;
-use sidecar_exporter::sources::Source;
+use sidecar_exporter::kinds::tcp_text::TcpSource;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 

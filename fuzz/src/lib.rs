@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use sidecar_exporter::formats::FormatConfig;
 use sidecar_exporter::mapping::{Mapping, MetricRule};
-use sidecar_exporter::presets::PRESETS;
+use sidecar_exporter::config::presets::PRESETS;
 
 /// The part of a preset the fuzzers use.
 #[derive(Deserialize)]

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 
 use super::expand::expand_env;
 use super::model::{CollectorConfig, Config, GlobalConfig, IncludedFile};
+use crate::config::presets;
 use crate::model::is_valid_label_name;
-use crate::presets;
 
 /// A config error with its position: `file:line:col: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]

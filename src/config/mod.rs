@@ -4,6 +4,7 @@ pub mod duration;
 pub mod expand;
 pub mod load;
 pub mod model;
+pub mod presets;
 
 pub use duration::ConfigDuration;
 pub use load::{load, load_bytes, ConfigError, LoadedCollector, LoadedConfig};

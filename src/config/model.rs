@@ -160,7 +160,7 @@ pub struct CollectorConfig {
     ///   - {source_labels: [handler], target_label: path}
     ///   - {regex: handler, action: labeldrop}
     /// ```
-    pub metric_relabel_configs: Option<Vec<crate::passthrough::RelabelConfig>>,
+    pub metric_relabel_configs: Option<Vec<crate::relabel::RelabelConfig>>,
     /// `prometheus`: the most series passed through (default 10000). Whole families are kept in
     /// the app's order while they fit; the rest are dropped and counted as errors with reason
     /// `limit`.
@@ -168,7 +168,7 @@ pub struct CollectorConfig {
 
     // --- process kind ---
     /// `process`: the process groups, first match wins.
-    pub groups: Option<Vec<crate::sources::process::GroupConfig>>,
+    pub groups: Option<Vec<crate::kinds::process::GroupConfig>>,
     /// `process`: drop a group with no processes instead of reporting `num_procs 0`.
     pub remove_empty_groups: Option<bool>,
     /// `process`: per-thread metrics with a `threadname` label.

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::collector::Reason;
+use crate::kinds::process::procfs;
 use crate::model::{labels, MetricFamily, MetricType};
-use crate::sources::process::procfs;
 
 use super::{CollectorEntry, Counters, Outcome};
 

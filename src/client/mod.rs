@@ -1,9 +1,8 @@
-//! Sources: how a collector fetches bytes (or, for `process`, records) from the app.
+//! What the kinds share to reach the app: the [`Source`] trait (one answer per collection) and
+//! the HTTP client pieces (auth, secrets re-read from files, TLS, unix sockets, body limits,
+//! kept-alive connections) used by `http_text`, `http_json`, `prometheus` and `http_probe`.
 
-pub mod file;
 pub mod http;
-pub mod process;
-pub mod tcp;
 
 use bytes::Bytes;
 

@@ -7,11 +7,14 @@
 //! and no protocol-specific framing code is needed. The answer is returned as received (for Redis:
 //! the `$1234` header line first and `+OK` from `QUIT` last); line-oriented formats skip those lines.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
-use super::Source;
+use crate::client::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::client::Source;
+use crate::collector::Collector;
 use crate::collector::{CollectError, Context, Reason};
 use crate::config::model::CollectorConfig;
 
@@ -178,6 +181,11 @@ pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
         }
     }
     Ok(out)
+}
+
+/// Builds a `tcp_text` collector.
+pub fn build(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    super::pipeline::build(TcpSource::from_config(config)?, None, config)
 }
 
 #[cfg(test)]

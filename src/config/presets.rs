@@ -1,4 +1,5 @@
-//! The embedded catalogue of presets: the YAML files of the top-level `collectors/` folder.
+//! The embedded catalogue of presets: every YAML file of the top-level `collectors/` folder,
+//! embedded by `build.rs` (adding a preset is adding a file).
 //! A preset is a partial collector definition; the user's keys override its keys.
 
 /// One built-in preset.
@@ -10,41 +11,8 @@ pub struct Preset {
     pub yaml: &'static str,
 }
 
-/// Every preset, in the order `sidecar-exporter presets` lists them.
-pub const PRESETS: &[Preset] = &[
-    Preset {
-        name: "nginx",
-        yaml: include_str!("../collectors/nginx.yaml"),
-    },
-    Preset {
-        name: "apache",
-        yaml: include_str!("../collectors/apache.yaml"),
-    },
-    Preset {
-        name: "php_fpm",
-        yaml: include_str!("../collectors/php_fpm.yaml"),
-    },
-    Preset {
-        name: "redis",
-        yaml: include_str!("../collectors/redis.yaml"),
-    },
-    Preset {
-        name: "memcached",
-        yaml: include_str!("../collectors/memcached.yaml"),
-    },
-    Preset {
-        name: "haproxy",
-        yaml: include_str!("../collectors/haproxy.yaml"),
-    },
-    Preset {
-        name: "spring_actuator",
-        yaml: include_str!("../collectors/spring_actuator.yaml"),
-    },
-    Preset {
-        name: "prometheus_tsdb",
-        yaml: include_str!("../collectors/prometheus_tsdb.yaml"),
-    },
-];
+/// Every preset: one per `collectors/*.yaml`, sorted by name, found by `build.rs`.
+pub const PRESETS: &[Preset] = include!(concat!(env!("OUT_DIR"), "/presets.rs"));
 
 impl Preset {
     /// The preset as a YAML mapping.

@@ -1,18 +1,19 @@
-//! The registry of collector kinds: which keys each kind accepts and how it is built.
+//! The collector kinds, one module each, named after the kind, and their registry: which keys
+//! each kind accepts and how it is built.
+
+pub mod file;
+pub mod http_json;
+pub mod http_probe;
+pub mod http_text;
+pub mod pipeline;
+pub mod process;
+pub mod prometheus;
+pub mod tcp_text;
 
 use std::sync::Arc;
 
 use crate::collector::Collector;
 use crate::config::{CollectorConfig, LoadedCollector};
-use crate::formats::FormatConfig;
-use crate::mapping::Mapping;
-use crate::pipeline::Pipeline;
-use crate::probe::HttpProbeCollector;
-use crate::sources::file::FileSource;
-use crate::sources::http::HttpSource;
-use crate::sources::process::ProcessCollector;
-use crate::sources::tcp::TcpSource;
-use crate::sources::Source;
 
 const COMMON: &[&str] = &[
     "name",
@@ -74,43 +75,43 @@ pub const KINDS: &[Kind] = &[
         name: "file",
         summary: "read a local file and map it with a format",
         keys: &[FILE, MAPPED],
-        build: build_file,
+        build: file::build,
     },
     Kind {
         name: "http_text",
         summary: "fetch a text page over HTTP and map it with a format (kv, regex, csv)",
         keys: &[HTTP, MAPPED],
-        build: build_http_text,
+        build: http_text::build,
     },
     Kind {
         name: "http_json",
         summary: "fetch JSON over HTTP and map it with json_exporter's metric schema",
         keys: &[HTTP, MAPPED, JSON_EXPORTER],
-        build: build_http_json,
+        build: http_json::build,
     },
     Kind {
         name: "tcp_text",
         summary: "send a command over TCP (Redis INFO, memcached stats) and map the reply",
         keys: &[TCP, MAPPED],
-        build: build_tcp_text,
+        build: tcp_text::build,
     },
     Kind {
         name: "prometheus",
         summary: "pass the app's own /metrics through, with relabel rules and a series cap",
         keys: &[HTTP, PASSTHROUGH],
-        build: build_prometheus,
+        build: prometheus::build,
     },
     Kind {
         name: "http_probe",
         summary: "probe an HTTP endpoint like blackbox_exporter's http prober",
         keys: &[HTTP, PROBE],
-        build: build_http_probe,
+        build: http_probe::build,
     },
     Kind {
         name: "process",
         summary: "stats of the app's processes from /proc (process-exporter compatible)",
         keys: &[PROCESS],
-        build: build_process,
+        build: process::build,
     },
 ];
 
@@ -157,81 +158,6 @@ pub fn build(collector: &LoadedCollector) -> Result<(&'static Kind, Arc<dyn Coll
 
 fn kind_names() -> String {
     KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
-}
-
-fn mapping_of(config: &CollectorConfig) -> Result<Mapping, String> {
-    Mapping::compile(config.metrics.as_deref().unwrap_or_default())
-}
-
-fn required_format(config: &CollectorConfig) -> Result<FormatConfig, String> {
-    config
-        .format
-        .clone()
-        .ok_or_else(|| "needs `format:` (how to read the answer)".to_string())
-}
-
-/// The generic collector: a source, the configured format and the `metrics:` mapping.
-fn pipeline(
-    source: impl Source + 'static,
-    format: FormatConfig,
-    config: &CollectorConfig,
-) -> Result<Arc<dyn Collector>, String> {
-    Ok(Arc::new(Pipeline::new(
-        Box::new(source),
-        format,
-        mapping_of(config)?,
-    )))
-}
-
-fn build_file(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    pipeline(
-        FileSource::from_config(config)?,
-        required_format(config)?,
-        config,
-    )
-}
-
-fn build_http_text(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    pipeline(
-        HttpSource::from_config(config)?,
-        required_format(config)?,
-        config,
-    )
-}
-
-fn build_http_json(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    let with_module;
-    let config = match &config.json_exporter_module {
-        Some(reference) => {
-            with_module = crate::json_exporter::apply_module(config, reference)?;
-            &with_module
-        }
-        None => config,
-    };
-    let format = config.format.clone().unwrap_or(FormatConfig::Json);
-    pipeline(HttpSource::from_config(config)?, format, config)
-}
-
-fn build_tcp_text(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    pipeline(
-        TcpSource::from_config(config)?,
-        required_format(config)?,
-        config,
-    )
-}
-
-fn build_http_probe(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    Ok(Arc::new(HttpProbeCollector::from_config(config)?))
-}
-
-fn build_process(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    Ok(Arc::new(ProcessCollector::from_config(config)?))
-}
-
-fn build_prometheus(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    Ok(Arc::new(
-        crate::passthrough::PrometheusCollector::from_config(config)?,
-    ))
 }
 
 #[cfg(test)]

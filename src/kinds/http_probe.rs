@@ -28,14 +28,14 @@ use bytes::Bytes;
 use http::header::{HeaderMap, CONTENT_LENGTH, HOST};
 use tokio::time::Instant;
 
+use crate::client::http::{
+    apply_tls, auth_from_config, classify_reqwest, error_chain, headers_from_config, load_tls,
+    redact_url, status_is_valid, Auth, LimitedBody, TlsMaterial, DEFAULT_MAX_RESPONSE_BYTES,
+};
 use crate::collector::{CollectError, Collection, Collector, Context};
 use crate::config::model::CollectorConfig;
 use crate::model::{labels, MetricFamily, MetricType};
 use crate::scrape::lock;
-use crate::sources::http::{
-    apply_tls, auth_from_config, classify_reqwest, error_chain, headers_from_config, load_tls,
-    redact_url, status_is_valid, Auth, LimitedBody, TlsMaterial, DEFAULT_MAX_RESPONSE_BYTES,
-};
 
 /// Probes one URL per collection.
 pub struct HttpProbeCollector {
@@ -539,6 +539,11 @@ where
             result
         })
     }
+}
+
+/// Builds an `http_probe` collector.
+pub fn build(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    Ok(Arc::new(HttpProbeCollector::from_config(config)?))
 }
 
 #[cfg(test)]

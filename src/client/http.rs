@@ -15,7 +15,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, HOST};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 
-use super::Source;
+use crate::client::Source;
 use crate::collector::{CollectError, Context, Reason};
 use crate::config::model::{CollectorConfig, TlsConfig};
 

@@ -1,12 +1,18 @@
-//! `json_exporter_module: FILE#MODULE` on `http_json`: reads a json_exporter config file and
+//! The `http_json` kind: fetch JSON over HTTP and map it with json_exporter's metric schema.
+//!
+//! `json_exporter_module: FILE#MODULE` reads a json_exporter config file and
 //! takes one module's `metrics`, `headers`, `valid_status_codes` and `http_client_config` (basic
 //! auth, bearer token, TLS, redirects), so that a json_exporter setup moves over unchanged.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::client::http::HttpSource;
+use crate::collector::Collector;
 use crate::config::model::{BasicAuth, CollectorConfig, TlsConfig};
+use crate::formats::FormatConfig;
 use crate::mapping::MetricRule;
 
 /// A json_exporter config file (`modules:` at the top, json_exporter ≥ 0.5).
@@ -119,6 +125,24 @@ fn merge(
         }
     }
     Ok(config)
+}
+
+/// Builds an `http_json` collector: `json` format unless `format:` says otherwise, and the
+/// `metrics:` of a json_exporter module when `json_exporter_module` names one.
+pub fn build(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    let with_module;
+    let config = match &config.json_exporter_module {
+        Some(reference) => {
+            with_module = apply_module(config, reference)?;
+            &with_module
+        }
+        None => config,
+    };
+    super::pipeline::build(
+        HttpSource::from_config(config)?,
+        Some(FormatConfig::Json),
+        config,
+    )
 }
 
 #[cfg(test)]

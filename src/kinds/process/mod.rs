@@ -259,6 +259,11 @@ impl Collector for ProcessCollector {
     }
 }
 
+/// Builds a `process` collector.
+pub fn build(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    Ok(Arc::new(ProcessCollector::from_config(config)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

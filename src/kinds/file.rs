@@ -1,10 +1,13 @@
 //! The `file` source: reads a local file on every collection.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 
-use super::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
-use super::Source;
+use crate::client::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::client::Source;
+use crate::collector::Collector;
 use crate::collector::{CollectError, Context, Reason};
 use crate::config::CollectorConfig;
 
@@ -50,6 +53,11 @@ impl Source for FileSource {
     fn target(&self) -> String {
         format!("file {}", self.path)
     }
+}
+
+/// Builds a `file` collector.
+pub fn build(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
+    super::pipeline::build(FileSource::from_config(config)?, None, config)
 }
 
 #[cfg(test)]

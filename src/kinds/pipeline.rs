@@ -2,10 +2,13 @@
 //! turns the records into families. Every declarative kind (`http_text`, `http_json`,
 //! `tcp_text`, `file`) is one of these.
 
+use std::sync::Arc;
+
+use crate::client::Source;
 use crate::collector::{CollectError, Collection, Collector, Context};
+use crate::config::CollectorConfig;
 use crate::formats::{self, FormatConfig};
 use crate::mapping::Mapping;
-use crate::sources::Source;
 
 /// Source + format + mapping.
 pub struct Pipeline {
@@ -36,4 +39,20 @@ impl Collector for Pipeline {
     fn target(&self) -> String {
         self.source.target()
     }
+}
+
+/// The collector of a declarative kind: `source`, the configured `format:` (or `default_format`
+/// when the kind has one) and the `metrics:` mapping.
+pub fn build(
+    source: impl Source + 'static,
+    default_format: Option<FormatConfig>,
+    config: &CollectorConfig,
+) -> Result<Arc<dyn Collector>, String> {
+    let format = config
+        .format
+        .clone()
+        .or(default_format)
+        .ok_or_else(|| "needs `format:` (how to read the answer)".to_string())?;
+    let mapping = Mapping::compile(config.metrics.as_deref().unwrap_or_default())?;
+    Ok(Arc::new(Pipeline::new(Box::new(source), format, mapping)))
 }
