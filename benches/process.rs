@@ -7,8 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sidecar_exporter::config::CollectorConfig;
-use sidecar_exporter::kinds::process::{default_config, ProcessCollector};
+use sidecar_exporter::kinds::process::{default_config, ProcessCollector, ProcessConfig};
 
 const CHILDREN: usize = 1000;
 
@@ -40,11 +39,9 @@ fn start_sleepers() -> Sleepers {
     sleepers
 }
 
-fn one_app_group() -> CollectorConfig {
-    serde_yaml::from_str(
-        "name: app\nkind: process\ngroups:\n  - {name: app, comm: [no-such-app], children: true}\n",
-    )
-    .expect("bench config")
+fn one_app_group() -> ProcessConfig {
+    serde_yaml::from_str("groups:\n  - {name: app, comm: [no-such-app], children: true}\n")
+        .expect("bench config")
 }
 
 fn bench(c: &mut Criterion) {

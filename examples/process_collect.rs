@@ -1,13 +1,12 @@
-//! Runs N collections of the `process` kind with the embedded default config (or the YAML
-//! collector file given as second argument) and prints this process's CPU seconds, wall time
-//! and peak RSS for them. Used by `bench/process_vs_peer.sh`.
+//! Runs N collections of the `process` kind with the embedded default config (or a YAML file
+//! of the kind's keys, `groups:`, `threads:`, …, given as second argument) and prints this
+//! process's CPU seconds, wall time and peak RSS for them. Used by `bench/process_vs_peer.sh`.
 //!
-//! `cargo run --release --example process_collect -- 100 [collector.yaml]`
+//! `cargo run --release --example process_collect -- 100 [process.yaml]`
 
 use std::time::{Duration, Instant};
 
-use sidecar_exporter::config::CollectorConfig;
-use sidecar_exporter::kinds::process::{default_config, ProcessCollector};
+use sidecar_exporter::kinds::process::{default_config, ProcessCollector, ProcessConfig};
 
 fn own_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -31,8 +30,8 @@ fn main() -> Result<(), String> {
     let count: u32 = args
         .next()
         .and_then(|n| n.parse().ok())
-        .ok_or("usage: process_collect COUNT [collector.yaml]")?;
-    let config: CollectorConfig = match args.next() {
+        .ok_or("usage: process_collect COUNT [process.yaml]")?;
+    let config: ProcessConfig = match args.next() {
         Some(path) => {
             let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
             serde_yaml::from_str(&text).map_err(|e| format!("{path}: {e}"))?

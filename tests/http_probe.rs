@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use common::{free_port, require_tool, wait_for_port, ChildGuard};
 use nginx_support::{cert_not_after_by_openssl, Nginx};
+use sidecar_exporter::client::http::{HttpRequestConfig, TlsConfig};
 use sidecar_exporter::collector::{Collector, Context};
-use sidecar_exporter::config::model::{CollectorConfig, TlsConfig};
-use sidecar_exporter::kinds::http_probe::HttpProbeCollector;
+use sidecar_exporter::kinds::http_probe::{HttpProbeCollector, ProbeConfig};
 use sidecar_exporter::model::MetricFamily;
 use tokio::time::Instant;
 
@@ -50,17 +50,27 @@ fn parse_exposition(text: &str) -> Series {
         .collect()
 }
 
-async fn probe(cfg: CollectorConfig) -> Series {
-    let collector = HttpProbeCollector::from_config(&cfg).unwrap();
+/// A probe's two parts of config: the request, and the body checks.
+#[derive(Clone, Default)]
+struct ProbeSetup {
+    request: HttpRequestConfig,
+    checks: ProbeConfig,
+}
+
+async fn probe(cfg: ProbeSetup) -> Series {
+    let collector = HttpProbeCollector::from_config(&cfg.request, &cfg.checks).unwrap();
     let context = Context::with_deadline(Instant::now() + Duration::from_secs(5));
     let collection = collector.collect(&context).await.unwrap();
     series_of(&collection.families)
 }
 
-fn cfg(url: &str) -> CollectorConfig {
-    CollectorConfig {
-        url: Some(url.to_string()),
-        ..Default::default()
+fn cfg(url: &str) -> ProbeSetup {
+    ProbeSetup {
+        request: HttpRequestConfig {
+            url: Some(url.to_string()),
+            ..Default::default()
+        },
+        checks: ProbeConfig::default(),
     }
 }
 
@@ -86,20 +96,20 @@ async fn probes_of_a_real_nginx() {
     assert_eq!(missing["probe_success"], 0.0);
     assert_eq!(missing["probe_http_status_code"], 404.0);
     let mut accept_404 = cfg(&nginx.url("/missing"));
-    accept_404.valid_status_codes = Some(vec![404]);
+    accept_404.request.valid_status_codes = Some(vec![404]);
     assert_eq!(probe(accept_404).await["probe_success"], 1.0);
 
     let mut must_match = cfg(&nginx.url("/hello.txt"));
-    must_match.fail_if_body_not_matches_regexp = Some(vec!["hello from".into()]);
+    must_match.checks.fail_if_body_not_matches_regexp = Some(vec!["hello from".into()]);
     let matched = probe(must_match.clone()).await;
     assert_eq!(matched["probe_success"], 1.0);
     assert_eq!(matched["probe_failed_due_to_regex"], 0.0);
-    must_match.fail_if_body_not_matches_regexp = Some(vec!["goodbye".into()]);
+    must_match.checks.fail_if_body_not_matches_regexp = Some(vec!["goodbye".into()]);
     let mismatched = probe(must_match).await;
     assert_eq!(mismatched["probe_success"], 0.0);
     assert_eq!(mismatched["probe_failed_due_to_regex"], 1.0);
     let mut must_not_match = cfg(&nginx.url("/hello.txt"));
-    must_not_match.fail_if_body_matches_regexp = Some(vec!["^hello".into()]);
+    must_not_match.checks.fail_if_body_matches_regexp = Some(vec!["^hello".into()]);
     assert_eq!(probe(must_not_match).await["probe_success"], 0.0);
 
     // Redirects are followed by default, as blackbox does.
@@ -123,8 +133,11 @@ async fn a_hanging_target_fails_the_probe_before_the_deadline() {
             held.push(stream);
         }
     });
-    let collector =
-        HttpProbeCollector::from_config(&cfg(&format!("http://127.0.0.1:{port}/"))).unwrap();
+    let collector = HttpProbeCollector::from_config(
+        &cfg(&format!("http://127.0.0.1:{port}/")).request,
+        &ProbeConfig::default(),
+    )
+    .unwrap();
     // The probe keeps a tenth of the time (at most 250 ms) to build its answer: 2 s leave it
     // 200 ms, which a loaded machine needs.
     let context = Context::with_deadline(Instant::now() + Duration::from_secs(2));
@@ -146,7 +159,7 @@ async fn a_hanging_target_fails_the_probe_before_the_deadline() {
 async fn tls_probe_reports_the_certificate_expiry() {
     let nginx = Nginx::start();
     let mut tls = cfg(&nginx.tls_url("/hello.txt"));
-    tls.tls_config = Some(TlsConfig {
+    tls.request.tls_config = Some(TlsConfig {
         ca_file: Some(nginx.cert.display().to_string()),
         ..Default::default()
     });
@@ -220,7 +233,7 @@ async fn same_series_as_blackbox_exporter() {
         ca_file: Some(nginx.cert.display().to_string()),
         ..Default::default()
     };
-    let cases: Vec<(&str, String, CollectorConfig)> = vec![
+    let cases: Vec<(&str, String, ProbeSetup)> = vec![
         (
             "http_2xx",
             nginx.url("/hello.txt"),
@@ -239,12 +252,12 @@ async fn same_series_as_blackbox_exporter() {
         ("http_2xx", nginx.url("/error"), cfg(&nginx.url("/error"))),
         ("body", nginx.url("/hello.txt"), {
             let mut c = cfg(&nginx.url("/hello.txt"));
-            c.fail_if_body_not_matches_regexp = Some(vec!["goodbye".into()]);
+            c.checks.fail_if_body_not_matches_regexp = Some(vec!["goodbye".into()]);
             c
         }),
         ("tls", nginx.tls_url("/hello.txt"), {
             let mut c = cfg(&nginx.tls_url("/hello.txt"));
-            c.tls_config = Some(tls_config.clone());
+            c.request.tls_config = Some(tls_config.clone());
             c
         }),
     ];

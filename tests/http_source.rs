@@ -6,16 +6,15 @@ mod nginx_support;
 use std::time::Duration;
 
 use nginx_support::{Nginx, HELLO, PASSWORD, TOKEN, USER};
-use sidecar_exporter::client::http::HttpSource;
+use sidecar_exporter::client::http::{BasicAuth, HttpRequestConfig, HttpSource, TlsConfig};
 use sidecar_exporter::client::Source;
 use sidecar_exporter::collector::{Context, Reason};
-use sidecar_exporter::config::model::{BasicAuth, CollectorConfig, TlsConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
-fn cfg_for(url: &str) -> CollectorConfig {
-    CollectorConfig {
+fn cfg_for(url: &str) -> HttpRequestConfig {
+    HttpRequestConfig {
         url: Some(url.to_string()),
         ..Default::default()
     }
@@ -25,7 +24,9 @@ fn ctx(timeout: Duration) -> Context {
     Context::with_deadline(Instant::now() + timeout)
 }
 
-async fn fetch(cfg: &CollectorConfig) -> Result<String, sidecar_exporter::collector::CollectError> {
+async fn fetch(
+    cfg: &HttpRequestConfig,
+) -> Result<String, sidecar_exporter::collector::CollectError> {
     let source = HttpSource::from_config(cfg).unwrap();
     source
         .fetch(&ctx(Duration::from_secs(5)))

@@ -604,9 +604,7 @@ fn bad_relabel_config_is_refused_with_position() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains(
-            "key `max_series` does not apply to kind `http_json` (it applies to: prometheus)"
-        ),
+        stderr.contains("config.yaml:5:5: collectors[0] (http_json): unknown key `max_series`"),
         "{stderr}"
     );
 }

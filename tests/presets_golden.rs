@@ -12,18 +12,20 @@ mod common;
 use std::path::PathBuf;
 
 use sidecar_exporter::config::presets;
-use sidecar_exporter::config::CollectorConfig;
 use sidecar_exporter::formats;
+use sidecar_exporter::kinds::pipeline::MappedConfig;
 use sidecar_exporter::mapping::Mapping;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The preset's own YAML as a collector config.
-fn preset(name: &str) -> CollectorConfig {
+/// The preset's own `format` and `metrics`.
+fn preset(name: &str) -> MappedConfig {
     let preset = presets::find(name).unwrap_or_else(|| panic!("no preset {name}"));
-    serde_yaml::from_str(preset.yaml).unwrap()
+    let mut keys: serde_yaml::Mapping = serde_yaml::from_str(preset.yaml).unwrap();
+    keys.retain(|key, _| key == "format" || key == "metrics");
+    serde_yaml::from_value(serde_yaml::Value::Mapping(keys)).unwrap()
 }
 
 fn check(preset_name: &str, raw_fixture: &str) {

@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 
 use common::{free_port, require_tool, wait_for_port, wait_until_asleep, ChildGuard};
 use sidecar_exporter::collector::{Collection, Collector, Context, Reason};
-use sidecar_exporter::config::CollectorConfig;
-use sidecar_exporter::kinds::process::{default_config, ProcessCollector};
+use sidecar_exporter::kinds::process::{default_config, ProcessCollector, ProcessConfig};
 
 fn collector(groups_yaml: &str, extra: &str) -> ProcessCollector {
-    let yaml = format!("name: t\nkind: process\n{extra}\ngroups:\n{groups_yaml}");
-    let cfg: CollectorConfig = serde_yaml::from_str(&yaml).unwrap();
+    let yaml = format!("{extra}\ngroups:\n{groups_yaml}");
+    let cfg: ProcessConfig = serde_yaml::from_str(&yaml).unwrap();
     ProcessCollector::from_config(&cfg).unwrap()
 }
 

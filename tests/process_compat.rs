@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{free_port, require_tool, wait_for_port, wait_until_asleep, ChildGuard};
 use sidecar_exporter::collector::{Collection, Collector, Context};
-use sidecar_exporter::config::CollectorConfig;
-use sidecar_exporter::kinds::process::ProcessCollector;
+use sidecar_exporter::kinds::process::{ProcessCollector, ProcessConfig};
 use sidecar_exporter::model::MetricType;
 
 /// The groups, in process-exporter's syntax; ours take the same entries under `groups:`.
@@ -183,8 +182,8 @@ async fn same_series_as_process_exporter() {
     );
     wait_for_port(port, Duration::from_secs(10));
 
-    let yaml = format!("name: p\nkind: process\nthreads: true\nsmaps: true\ngroups:{GROUPS}");
-    let cfg: CollectorConfig = serde_yaml::from_str(&yaml).unwrap();
+    let yaml = format!("threads: true\nsmaps: true\ngroups:{GROUPS}");
+    let cfg: ProcessConfig = serde_yaml::from_str(&yaml).unwrap();
     let ours = ProcessCollector::from_config(&cfg).unwrap();
     let ctx = || Context::with_deadline(tokio::time::Instant::now() + Duration::from_secs(20));
 

@@ -142,7 +142,7 @@ fn broken_reload_keeps_old_config_and_reports_it() {
     let (status, reason) = http_request("POST", &exporter.url("/-/reload"), &[]);
     assert_eq!(status, 500);
     assert!(
-        reason.contains("config.yaml:4:5: collectors[0]: unknown field `pathh`"),
+        reason.contains("config.yaml:4:5: collectors[0] (file): unknown key `pathh`"),
         "{reason}"
     );
     let body = exporter.metrics();

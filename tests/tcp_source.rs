@@ -8,13 +8,13 @@ use std::time::Duration;
 use common::{free_port, require_tool, wait_for_port, ChildGuard};
 use sidecar_exporter::client::Source;
 use sidecar_exporter::collector::{Context, Reason};
-use sidecar_exporter::config::model::CollectorConfig;
+use sidecar_exporter::kinds::tcp_text::TcpConfig;
 use sidecar_exporter::kinds::tcp_text::TcpSource;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 fn tcp(address: String, command: &str, terminator: Option<&str>) -> TcpSource {
-    TcpSource::from_config(&CollectorConfig {
+    TcpSource::from_config(&TcpConfig {
         address: Some(address),
         command: Some(command.to_string()),
         terminator: terminator.map(str::to_string),

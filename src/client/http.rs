@@ -6,6 +6,7 @@
 //! underneath reqwest) gives a correct HTTP/1.1 implementation — chunked bodies, keep-alive —
 //! for a few lines of glue, where a hand-written client would have to re-implement both.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -14,10 +15,69 @@ use bytes::{Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, HOST};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
+use serde::Deserialize;
 
 use crate::client::Source;
 use crate::collector::{CollectError, Context, Reason};
-use crate::config::model::{CollectorConfig, TlsConfig};
+
+/// The keys of the kinds that read the app over HTTP (`http_text`, `http_json`, `prometheus`,
+/// `http_probe`): where and how to ask.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRequestConfig {
+    /// The URL to read (`http://`, `https://`, or `unix:/path/to.sock:/status`).
+    pub url: Option<String>,
+    /// Request method (default `GET`).
+    pub method: Option<String>,
+    /// Extra request headers.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Request body (for `POST`).
+    pub body: Option<String>,
+    /// Basic authentication.
+    pub basic_auth: Option<BasicAuth>,
+    /// A bearer token sent as `Authorization: Bearer …`.
+    pub bearer_token: Option<String>,
+    /// A file holding the bearer token (re-read when it changes).
+    pub bearer_token_file: Option<String>,
+    /// TLS options.
+    pub tls_config: Option<TlsConfig>,
+    /// Follow redirects (default `false`; `http_probe`: default `true`, at most 10, as
+    /// blackbox_exporter).
+    pub follow_redirects: Option<bool>,
+    /// Status codes that count as success (default: 2xx).
+    pub valid_status_codes: Option<Vec<u16>>,
+    /// The largest answer accepted, in bytes (default 16 MiB).
+    pub max_response_bytes: Option<u64>,
+}
+
+/// HTTP basic authentication.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// The user name.
+    pub username: String,
+    /// The password (prefer `password_file`).
+    pub password: Option<String>,
+    /// A file holding the password.
+    pub password_file: Option<String>,
+}
+
+/// TLS options for an `https://` target.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file of CA certificates to trust (in addition to the system's).
+    pub ca_file: Option<String>,
+    /// PEM client certificate.
+    pub cert_file: Option<String>,
+    /// PEM client key.
+    pub key_file: Option<String>,
+    /// Server name to verify instead of the URL's host.
+    pub server_name: Option<String>,
+    /// Accept any certificate (for self-signed localhost targets only).
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
 
 /// Default of `max_response_bytes`: 16 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
@@ -61,7 +121,7 @@ impl HttpSource {
     /// Builds the source from a collector's `url`, `method`, `headers`, `body`, `basic_auth`,
     /// `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`,
     /// `valid_status_codes` and `max_response_bytes`.
-    pub fn from_config(cfg: &CollectorConfig) -> Result<HttpSource, String> {
+    pub fn from_config(cfg: &HttpRequestConfig) -> Result<HttpSource, String> {
         let url = cfg
             .url
             .as_deref()
@@ -214,7 +274,7 @@ impl Source for HttpSource {
 }
 
 /// The configured `headers`, checked (an `Authorization` header is marked sensitive).
-pub(crate) fn headers_from_config(cfg: &CollectorConfig) -> Result<HeaderMap, String> {
+pub(crate) fn headers_from_config(cfg: &HttpRequestConfig) -> Result<HeaderMap, String> {
     let mut headers = HeaderMap::new();
     for (name, value) in cfg.headers.iter().flatten() {
         let header_name = HeaderName::from_bytes(name.as_bytes())
@@ -584,7 +644,7 @@ impl Auth {
 }
 
 /// `basic_auth`, `bearer_token` or `bearer_token_file`, checked.
-pub(crate) fn auth_from_config(cfg: &CollectorConfig) -> Result<Option<Auth>, String> {
+pub(crate) fn auth_from_config(cfg: &HttpRequestConfig) -> Result<Option<Auth>, String> {
     let bearer = match (&cfg.bearer_token, &cfg.bearer_token_file) {
         (Some(_), Some(_)) => {
             return Err("bearer_token and bearer_token_file exclude each other".to_string())
@@ -886,7 +946,7 @@ mod tests {
 
     #[test]
     fn config_errors_are_sentences() {
-        let cfg = CollectorConfig {
+        let cfg = HttpRequestConfig {
             url: Some("ftp://x/".into()),
             ..Default::default()
         };
@@ -894,13 +954,13 @@ mod tests {
             .err()
             .unwrap()
             .contains("scheme"));
-        let cfg = CollectorConfig {
+        let cfg = HttpRequestConfig {
             url: Some("http://127.0.0.1/".into()),
             method: Some("GE T".into()),
             ..Default::default()
         };
         assert!(HttpSource::from_config(&cfg).is_err());
-        let cfg = CollectorConfig {
+        let cfg = HttpRequestConfig {
             url: Some("http://127.0.0.1/".into()),
             bearer_token_file: Some("/nonexistent/token".into()),
             ..Default::default()

@@ -6,10 +6,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
+use serde_yaml::Mapping;
 
 use super::expand::expand_env;
+use super::keys::{read_part, struct_fields};
+use super::locate::{locate, Step};
 use super::model::{CollectorConfig, Config, GlobalConfig, IncludedFile};
-use crate::config::presets;
+use super::presets::{self, Preset};
 use crate::model::is_valid_label_name;
 
 /// A config error with its position: `file:line:col: message`.
@@ -56,12 +59,18 @@ pub struct SourceFile {
 /// A collector with the file it came from.
 #[derive(Debug, Clone)]
 pub struct LoadedCollector {
-    /// The collector, with its preset applied.
+    /// The keys every collector has, with its preset applied.
     pub config: CollectorConfig,
-    /// The keys the collector (and its preset) set, for the per-kind key check.
-    pub keys: Vec<String>,
+    /// The kind's own keys, with its preset applied, for the kind to read through
+    /// [`super::KindKeys`].
+    pub options: Mapping,
+    /// The top-level keys whose value came from the preset (the user did not set them), so that
+    /// an error in one points into the preset's file.
+    pub preset_keys: Vec<String>,
     /// Index into [`LoadedConfig::files`].
     pub file: usize,
+    /// Its place in that file's `collectors:` list.
+    pub index: usize,
 }
 
 /// A loaded, validated configuration.
@@ -81,17 +90,71 @@ pub const DEFAULT_CONFIG: &str = include_str!("default.yaml");
 pub const DEFAULT_CONFIG_NAME: &str = "<embedded default>";
 
 impl LoadedConfig {
-    /// Points at the line where collector `name` is defined, for errors found after parsing.
+    /// An error pointing at the definition of collector `index`, for errors found after
+    /// parsing.
     pub fn error_at_collector(&self, index: usize, message: impl Into<String>) -> ConfigError {
+        self.error_at(index, &[], message)
+    }
+
+    /// An error pointing at `path` below collector `index` (`[Key("tls_config"),
+    /// Key("ca_file")]`): in the preset's file when that key came from the preset.
+    pub fn error_at(&self, index: usize, path: &[Step], message: impl Into<String>) -> ConfigError {
         let collector = &self.collectors[index];
-        let file = &self.files[collector.file];
-        let (line, column) = find_collector(&file.expanded, &collector.config.name);
+        Origin {
+            file: &self.files[collector.file],
+            index: collector.index,
+            preset: collector.config.preset.as_deref().and_then(presets::find),
+            preset_keys: &collector.preset_keys,
+        }
+        .error(path, message.into())
+    }
+}
+
+/// Where one collector's keys were written: its file and place there, and its preset.
+struct Origin<'a> {
+    file: &'a SourceFile,
+    index: usize,
+    preset: Option<&'static Preset>,
+    preset_keys: &'a [String],
+}
+
+impl Origin<'_> {
+    fn error(&self, path: &[Step], message: String) -> ConfigError {
+        let from_preset = match (path.first(), self.preset) {
+            (Some(Step::Key(key)), Some(preset)) if self.preset_keys.contains(key) => Some(preset),
+            _ => None,
+        };
+        let (file, (line, column)) = match from_preset {
+            Some(preset) => (
+                format!("collectors/{}.yaml", preset.name),
+                locate(preset.yaml, path).unwrap_or((1, 1)),
+            ),
+            None => {
+                let mut full = vec![Step::Key("collectors".into()), Step::Index(self.index)];
+                full.extend_from_slice(path);
+                (
+                    self.file.name.clone(),
+                    locate(&self.file.expanded, &full).unwrap_or((1, 1)),
+                )
+            }
+        };
         ConfigError {
-            file: file.name.clone(),
+            file,
             line,
             column,
-            message: message.into(),
+            message,
         }
+    }
+}
+
+/// An error at `path` of a file.
+fn error_in(file: &SourceFile, path: &[Step], message: String) -> ConfigError {
+    let (line, column) = locate(&file.expanded, path).unwrap_or((1, 1));
+    ConfigError {
+        file: file.name.clone(),
+        line,
+        column,
+        message,
     }
 }
 
@@ -130,13 +193,13 @@ pub fn load_bytes(
 ) -> Result<LoadedConfig, ConfigError> {
     let file = read_source(name, bytes, lookup)?;
     let main: Config = parse_yaml(&file)?;
-    let main_values = collector_values(&file)?;
     let mut files = vec![file];
-    let mut raw_collectors: Vec<(CollectorConfig, serde_yaml::Mapping, usize)> = main
+    // (collector's keys, its file, its place in that file)
+    let mut written: Vec<(Mapping, usize, usize)> = main
         .collectors
         .into_iter()
-        .zip(main_values)
-        .map(|(config, value)| (config, value, 0))
+        .enumerate()
+        .map(|(index, keys)| (keys, 0, index))
         .collect();
 
     for (index, pattern) in main.include.iter().enumerate() {
@@ -149,24 +212,21 @@ pub fn load_bytes(
             })?;
             let included = read_source(&path.display().to_string(), &bytes, lookup)?;
             let parsed: IncludedFile = parse_yaml(&included)?;
-            let values = collector_values(&included)?;
             files.push(included);
             let file_index = files.len() - 1;
-            raw_collectors.extend(
+            written.extend(
                 parsed
                     .collectors
                     .into_iter()
-                    .zip(values)
-                    .map(|(c, v)| (c, v, file_index)),
+                    .enumerate()
+                    .map(|(index, keys)| (keys, file_index, index)),
             );
         }
     }
 
-    let mut collectors = Vec::with_capacity(raw_collectors.len());
-    for (config, mapping, file_index) in raw_collectors {
-        let file = &files[file_index];
-        let loaded = apply_preset(config, mapping, file_index, file)?;
-        collectors.push(loaded);
+    let mut collectors = Vec::with_capacity(written.len());
+    for (keys, file_index, index) in written {
+        collectors.push(read_collector(keys, file_index, index, &files[file_index])?);
     }
     let loaded = LoadedConfig {
         global: main.global,
@@ -237,24 +297,6 @@ pub(crate) fn yaml_error(file: &str, error: &serde_yaml::Error) -> ConfigError {
     }
 }
 
-/// The collectors of a file as untyped YAML mappings, to learn which keys each one set.
-fn collector_values(file: &SourceFile) -> Result<Vec<serde_yaml::Mapping>, ConfigError> {
-    if file.expanded.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(&file.expanded).map_err(|e| yaml_error(&file.name, &e))?;
-    let list = value
-        .get("collectors")
-        .and_then(|c| c.as_sequence())
-        .cloned()
-        .unwrap_or_default();
-    Ok(list
-        .into_iter()
-        .map(|v| v.as_mapping().cloned().unwrap_or_default())
-        .collect())
-}
-
 fn expand_include(
     main: &SourceFile,
     index: usize,
@@ -262,13 +304,11 @@ fn expand_include(
     dir: &Path,
 ) -> Result<Vec<PathBuf>, ConfigError> {
     let error = |message: String| {
-        let (line, column) = find_text(&main.expanded, pattern);
-        ConfigError {
-            file: main.name.clone(),
-            line,
-            column,
+        error_in(
+            main,
+            &[Step::Key("include".into()), Step::Index(index)],
             message,
-        }
+        )
     };
     let full = if Path::new(pattern).is_absolute() {
         PathBuf::from(pattern)
@@ -295,65 +335,67 @@ fn expand_include(
     Ok(found)
 }
 
-fn apply_preset(
-    config: CollectorConfig,
-    mapping: serde_yaml::Mapping,
+/// Keys of a preset file that describe the preset rather than configure a collector.
+const PRESET_ONLY_KEYS: [&str; 2] = ["description", "detect"];
+
+/// One collector as written: its preset merged under it (the user's top-level keys win), the
+/// keys every collector has read, the kind's keys kept for the kind.
+fn read_collector(
+    written: Mapping,
     file_index: usize,
+    index: usize,
     file: &SourceFile,
 ) -> Result<LoadedCollector, ConfigError> {
-    let own_keys = || {
-        mapping
-            .keys()
-            .filter_map(|k| k.as_str().map(str::to_string))
+    let mut origin = Origin {
+        file,
+        index,
+        preset: None,
+        preset_keys: &[],
     };
-    let Some(preset_name) = config.preset.clone() else {
-        return Ok(LoadedCollector {
-            config,
-            keys: own_keys().collect(),
-            file: file_index,
-        });
-    };
-    let error = |message: String| {
-        let (line, column) = find_text(&file.expanded, &format!("preset: {preset_name}"));
-        ConfigError {
-            file: file.name.clone(),
-            line,
-            column,
-            message,
-        }
-    };
-    let preset = presets::find(&preset_name).ok_or_else(|| {
-        error(format!(
-            "collector `{}`: unknown preset `{preset_name}`, expected one of {}",
-            config.name,
-            presets::names().join(", ")
-        ))
-    })?;
-    let mut merged = preset
-        .mapping()
-        .map_err(|e| error(format!("preset `{preset_name}` is broken: {e}")))?;
-    for (key, value) in mapping {
-        merged.insert(key, value);
-    }
-    merged.remove("preset");
-    merged.remove("description");
-    merged.remove("detect");
-    let keys = merged
-        .keys()
-        .filter_map(|k| k.as_str().map(str::to_string))
-        .collect();
-    let mut merged_config: CollectorConfig =
-        serde_yaml::from_value(serde_yaml::Value::Mapping(merged)).map_err(|e| {
-            error(format!(
-                "collector `{}` with preset `{preset_name}`: {e}",
-                config.name
-            ))
+    let mut merged = Mapping::new();
+    let mut preset_keys = Vec::new();
+    if let Some(name) = written.get("preset").and_then(|v| v.as_str()) {
+        let preset_path = [Step::Key("preset".into())];
+        let preset = presets::find(name).ok_or_else(|| {
+            origin.error(
+                &preset_path,
+                format!(
+                    "collectors[{index}]: unknown preset `{name}`, expected one of {}",
+                    presets::names().join(", ")
+                ),
+            )
         })?;
-    merged_config.preset = Some(preset_name);
+        let keys = preset
+            .mapping()
+            .map_err(|e| origin.error(&preset_path, format!("preset `{name}` is broken: {e}")))?;
+        for (key, value) in keys {
+            let Some(key_text) = key.as_str() else {
+                continue;
+            };
+            if PRESET_ONLY_KEYS.contains(&key_text) || written.contains_key(key_text) {
+                continue;
+            }
+            preset_keys.push(key_text.to_string());
+            merged.insert(key, value);
+        }
+        origin.preset = Some(preset);
+    }
+    merged.extend(written);
+    origin.preset_keys = &preset_keys;
+
+    let common_keys = struct_fields::<CollectorConfig>();
+    let (common, options): (Mapping, Mapping) = merged
+        .into_iter()
+        .partition(|(key, _)| key.as_str().is_some_and(|k| common_keys.contains(&k)));
+    let config: CollectorConfig = read_part(common).map_err(|(path, message)| {
+        origin.error(&path, format!("collectors[{index}]: {message}"))
+    })?;
     Ok(LoadedCollector {
-        config: merged_config,
-        keys,
+        config,
+        options,
+        preset_keys,
         file: file_index,
+        index,
     })
 }
 
@@ -361,15 +403,14 @@ fn validate(config: &LoadedConfig) -> Result<(), ConfigError> {
     let main = &config.files[0];
     for name in config.global.labels.keys() {
         if !is_valid_label_name(name) {
-            let (line, column) = find_text(&main.expanded, name);
-            return Err(ConfigError {
-                file: main.name.clone(),
-                line,
-                column,
-                message: format!(
+            let path = ["global", "labels", name].map(|k| Step::Key(k.to_string()));
+            return Err(error_in(
+                main,
+                &path,
+                format!(
                     "global.labels: `{name}` is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"
                 ),
-            });
+            ));
         }
     }
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -384,24 +425,15 @@ fn validate(config: &LoadedConfig) -> Result<(), ConfigError> {
             return Err(config.error_at_collector(index, message));
         }
         if let Some(first) = seen.insert(name, index) {
-            let first_file = &config.files[config.collectors[first].file];
-            let (line, _) = find_collector(&first_file.expanded, name);
+            let first = config.error_at_collector(first, "");
             // The second definition is the one to point at.
-            let file = &config.files[collector.file];
-            let (l2, c2) = find_nth_collector(
-                &file.expanded,
-                name,
-                if first_file.name == file.name { 1 } else { 0 },
-            );
-            return Err(ConfigError {
-                file: file.name.clone(),
-                line: l2,
-                column: c2,
-                message: format!(
-                    "duplicate collector name `{name}` (first defined at {}:{line}); names must be unique",
-                    first_file.name
+            return Err(config.error_at_collector(
+                index,
+                format!(
+                    "duplicate collector name `{name}` (first defined at {}:{}); names must be unique",
+                    first.file, first.line
                 ),
-            });
+            ));
         }
         if let Some(other) = colliding_collector(config, index) {
             return Err(config.error_at_collector(
@@ -464,37 +496,6 @@ pub fn is_valid_collector_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// Line and column of the first occurrence of `needle` (1, 1 when absent).
-pub fn find_text(text: &str, needle: &str) -> (usize, usize) {
-    text.find(needle)
-        .map_or((1, 1), |offset| line_column(text.as_bytes(), offset))
-}
-
-fn find_collector(text: &str, name: &str) -> (usize, usize) {
-    find_nth_collector(text, name, 0)
-}
-
-/// Position of the `n`-th `name: <name>` line (0-based), pointing at the `name` key.
-fn find_nth_collector(text: &str, name: &str, n: usize) -> (usize, usize) {
-    let mut found = 0;
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start().trim_start_matches('-').trim_start();
-        if let Some(value) = trimmed.strip_prefix("name:") {
-            let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
-            if value == name {
-                if found == n {
-                    let column = line.len() - trimmed.len();
-                    return line_column(text.as_bytes(), offset + column);
-                }
-                found += 1;
-            }
-        }
-        offset += line.len();
-    }
-    (1, 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,12 +513,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_names_position_and_valid_keys() {
+    fn unknown_common_key_type_is_reported_with_position() {
         let err =
-            load_text("collectors:\n  - name: a\n    kind: file\n    pathh: /x\n").unwrap_err();
+            load_text("collectors:\n  - name: a\n    kind: file\n    labels: [x]\n").unwrap_err();
         assert_eq!((err.line, err.column), (4, 5), "{err}");
-        assert!(err.message.contains("unknown field `pathh`"), "{err}");
-        assert!(err.message.contains("expected one of"), "{err}");
+        assert!(
+            err.message.contains("collectors[0]: labels: invalid type"),
+            "{err}"
+        );
         assert!(err.to_string().starts_with("test.yaml:4:5: "), "{err}");
     }
 
@@ -606,7 +609,7 @@ mod tests {
 
         std::fs::write(
             dir.path().join("conf.d/b.yaml"),
-            "collectors:\n  - name: x\n    nope: 1\n",
+            "collectors:\n  - name: x\n    enabled: maybe\n",
         )
         .unwrap();
         let err = load(Some(&main)).unwrap_err();

@@ -2,10 +2,13 @@
 
 pub mod duration;
 pub mod expand;
+pub mod keys;
 pub mod load;
+pub mod locate;
 pub mod model;
 pub mod presets;
 
 pub use duration::ConfigDuration;
+pub use keys::KindKeys;
 pub use load::{load, load_bytes, ConfigError, LoadedCollector, LoadedConfig};
 pub use model::*;

@@ -1,4 +1,4 @@
-//! The `file` source: reads a local file on every collection.
+//! The `file` kind: reads a local file on every collection and maps it with a format.
 
 use std::sync::Arc;
 
@@ -9,7 +9,18 @@ use crate::client::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::client::Source;
 use crate::collector::Collector;
 use crate::collector::{CollectError, Context, Reason};
-use crate::config::CollectorConfig;
+use crate::config::{ConfigError, KindKeys};
+use serde::Deserialize;
+
+/// The `file` kind's source keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// The file to read.
+    pub path: Option<String>,
+    /// The largest content accepted, in bytes (default 16 MiB).
+    pub max_response_bytes: Option<u64>,
+}
 
 /// Reads one file.
 #[derive(Debug, Clone)]
@@ -20,7 +31,7 @@ pub struct FileSource {
 
 impl FileSource {
     /// Builds the source from a collector's `path` and `max_response_bytes`.
-    pub fn from_config(cfg: &CollectorConfig) -> Result<FileSource, String> {
+    pub fn from_config(cfg: &FileConfig) -> Result<FileSource, String> {
         let path = cfg.path.clone().ok_or("needs `path:` (the file to read)")?;
         let max_bytes = cfg.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
         Ok(FileSource { path, max_bytes })
@@ -55,9 +66,12 @@ impl Source for FileSource {
     }
 }
 
-/// Builds a `file` collector.
-pub fn build(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    super::pipeline::build(FileSource::from_config(config)?, None, config)
+/// Builds a `file` collector: `path`, `max_response_bytes`, `format`, `metrics`.
+pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+    let (file, mapped) = super::pipeline::read_keys::<FileConfig>(keys)?;
+    FileSource::from_config(&file)
+        .and_then(|source| super::pipeline::build(source, None, &mapped))
+        .map_err(|e| keys.error(e))
 }
 
 #[cfg(test)]
@@ -69,17 +83,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.txt");
         std::fs::write(&path, vec![b'x'; 100]).unwrap();
-        let cfg = CollectorConfig {
+        let cfg = FileConfig {
             path: Some(path.display().to_string()),
             max_response_bytes: Some(10),
-            ..CollectorConfig::default()
         };
         let source = FileSource::from_config(&cfg).unwrap();
         let ctx =
             Context::with_deadline(tokio::time::Instant::now() + std::time::Duration::from_secs(5));
         let error = source.fetch(&ctx).await.unwrap_err();
         assert_eq!(error.reason, Reason::Limit);
-        let cfg = CollectorConfig {
+        let cfg = FileConfig {
             max_response_bytes: Some(100),
             ..cfg
         };
@@ -93,9 +106,9 @@ mod tests {
 
     #[tokio::test]
     async fn proc_files_are_read_despite_their_zero_size() {
-        let cfg = CollectorConfig {
+        let cfg = FileConfig {
             path: Some("/proc/self/status".into()),
-            ..CollectorConfig::default()
+            ..FileConfig::default()
         };
         let ctx =
             Context::with_deadline(tokio::time::Instant::now() + std::time::Duration::from_secs(5));

@@ -9,11 +9,24 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::client::http::HttpSource;
+use super::pipeline::MappedConfig;
+use crate::client::http::{BasicAuth, HttpRequestConfig, HttpSource, TlsConfig};
 use crate::collector::Collector;
-use crate::config::model::{BasicAuth, CollectorConfig, TlsConfig};
+use crate::config::{ConfigError, KindKeys};
 use crate::formats::FormatConfig;
 use crate::mapping::MetricRule;
+
+/// The `http_json` kind's own key, besides the HTTP request keys and `format`/`metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpJsonConfig {
+    /// Take `metrics`, `headers`, `valid_status_codes` and `http_client_config.basic_auth` /
+    /// `bearer_token` / `bearer_token_file` from a json_exporter config file, written
+    /// `FILE#MODULE` (e.g. `/etc/json_exporter/config.yml#default`), so that a json_exporter
+    /// setup moves over without copying. A relative FILE is relative to the working directory.
+    /// Keys set on the collector win over the module's; `metrics` cannot be given in both places.
+    pub json_exporter_module: Option<String>,
+}
 
 /// A json_exporter config file (`modules:` at the top, json_exporter ≥ 0.5).
 #[derive(Debug, Deserialize)]
@@ -48,7 +61,11 @@ struct HttpClientConfig {
 /// Returns `config` with the module named by `reference` (`FILE#MODULE`) filled in: keys the
 /// collector sets itself win; `metrics` in both places is an error. Errors name the file (with
 /// line and column for YAML errors) and the module.
-pub fn apply_module(config: &CollectorConfig, reference: &str) -> Result<CollectorConfig, String> {
+pub fn apply_module(
+    request: &mut HttpRequestConfig,
+    mapped: &mut MappedConfig,
+    reference: &str,
+) -> Result<(), String> {
     let (file, name) = reference.rsplit_once('#').ok_or_else(|| {
         format!("json_exporter_module {reference:?} must be FILE#MODULE, e.g. config.yml#default")
     })?;
@@ -60,7 +77,7 @@ pub fn apply_module(config: &CollectorConfig, reference: &str) -> Result<Collect
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("json_exporter_module: cannot read {file}: {e}"))?;
     let module = module_from_text(&text, name).map_err(|e| format!("{file}: {e}"))?;
-    merge(config.clone(), module, file, name)
+    merge(request, mapped, module, file, name)
 }
 
 fn module_from_text(text: &str, name: &str) -> Result<Module, String> {
@@ -83,12 +100,13 @@ fn module_from_text(text: &str, name: &str) -> Result<Module, String> {
 }
 
 fn merge(
-    mut config: CollectorConfig,
+    config: &mut HttpRequestConfig,
+    mapped: &mut MappedConfig,
     module: Module,
     file: &str,
     name: &str,
-) -> Result<CollectorConfig, String> {
-    if config.metrics.is_some() {
+) -> Result<(), String> {
+    if mapped.metrics.is_some() {
         return Err(format!(
             "`metrics` and json_exporter_module {file}#{name} both give the metrics; keep one"
         ));
@@ -96,7 +114,7 @@ fn merge(
     if module.metrics.is_empty() {
         return Err(format!("{file}: module `{name}` has no `metrics`"));
     }
-    config.metrics = Some(module.metrics);
+    mapped.metrics = Some(module.metrics);
     if !module.headers.is_empty() {
         let headers = config.headers.get_or_insert_with(BTreeMap::new);
         for (key, value) in module.headers {
@@ -124,25 +142,24 @@ fn merge(
             config.follow_redirects = client.follow_redirects;
         }
     }
-    Ok(config)
+    Ok(())
 }
 
 /// Builds an `http_json` collector: `json` format unless `format:` says otherwise, and the
 /// `metrics:` of a json_exporter module when `json_exporter_module` names one.
-pub fn build(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    let with_module;
-    let config = match &config.json_exporter_module {
-        Some(reference) => {
-            with_module = apply_module(config, reference)?;
-            &with_module
+pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+    let mut request = keys.take::<HttpRequestConfig>()?;
+    let mut mapped = keys.take::<MappedConfig>()?;
+    let own = keys.take::<HttpJsonConfig>()?;
+    keys.finish()?;
+    let mut build = || {
+        if let Some(reference) = &own.json_exporter_module {
+            apply_module(&mut request, &mut mapped, reference)?;
         }
-        None => config,
+        let source = HttpSource::from_config(&request)?;
+        super::pipeline::build(source, Some(FormatConfig::Json), &mapped)
     };
-    super::pipeline::build(
-        HttpSource::from_config(config)?,
-        Some(FormatConfig::Json),
-        config,
-    )
+    build().map_err(|e| keys.error(e))
 }
 
 #[cfg(test)]
@@ -168,15 +185,20 @@ modules:
       path: '{ .x }'
 ";
 
-    fn apply(config: CollectorConfig, name: &str) -> Result<CollectorConfig, String> {
+    fn apply(
+        mut request: HttpRequestConfig,
+        mut mapped: MappedConfig,
+        name: &str,
+    ) -> Result<(HttpRequestConfig, MappedConfig), String> {
         let module = module_from_text(FILE, name)?;
-        merge(config, module, "config.yml", name)
+        merge(&mut request, &mut mapped, module, "config.yml", name)?;
+        Ok((request, mapped))
     }
 
     #[test]
     fn takes_metrics_headers_auth_and_status_codes() {
-        let config = apply(CollectorConfig::default(), "default").unwrap();
-        assert_eq!(config.metrics.unwrap()[0].name, "example_global_value");
+        let (config, mapped) = apply(Default::default(), Default::default(), "default").unwrap();
+        assert_eq!(mapped.metrics.unwrap()[0].name, "example_global_value");
         assert_eq!(config.headers.unwrap()["X-Dummy"], "my-test-header");
         assert_eq!(config.basic_auth.unwrap().username, "monitor");
         assert_eq!(config.valid_status_codes, Some(vec![200, 203]));
@@ -184,12 +206,12 @@ modules:
 
     #[test]
     fn collector_keys_win() {
-        let mut own = CollectorConfig {
+        let mut own = HttpRequestConfig {
             bearer_token: Some("t".into()),
             ..Default::default()
         };
         own.headers = Some(BTreeMap::from([("x-dummy".into(), "mine".into())]));
-        let config = apply(own, "default").unwrap();
+        let (config, _) = apply(own, Default::default(), "default").unwrap();
         assert!(config.basic_auth.is_none());
         let headers = config.headers.unwrap();
         assert_eq!(headers.len(), 1);
@@ -198,27 +220,30 @@ modules:
 
     #[test]
     fn errors_name_the_file_and_module() {
-        let e = apply(CollectorConfig::default(), "nope").err().unwrap();
+        let e = apply(Default::default(), Default::default(), "nope")
+            .err()
+            .unwrap();
         assert_eq!(
             e,
             "no module `nope` in `modules:` (modules: default, other)"
         );
-        let own = CollectorConfig {
+        let own = MappedConfig {
             metrics: Some(Vec::new()),
             ..Default::default()
         };
-        let e = apply(own, "other").err().unwrap();
+        let e = apply(Default::default(), own, "other").err().unwrap();
         assert!(e.contains("config.yml#other both give the metrics"), "{e}");
         let e = module_from_text("modules:\n  a:\n    body: {content: x}\n", "a")
             .err()
             .unwrap();
         assert!(e.starts_with("3:"), "{e}");
         assert!(e.contains("unknown field `body`"), "{e}");
-        let e = apply_module(&CollectorConfig::default(), "/nonexistent/c.yml#a")
+        let (mut request, mut mapped) = Default::default();
+        let e = apply_module(&mut request, &mut mapped, "/nonexistent/c.yml#a")
             .err()
             .unwrap();
         assert!(e.contains("cannot read /nonexistent/c.yml"), "{e}");
-        let e = apply_module(&CollectorConfig::default(), "c.yml")
+        let e = apply_module(&mut request, &mut mapped, "c.yml")
             .err()
             .unwrap();
         assert!(e.contains("must be FILE#MODULE"), "{e}");

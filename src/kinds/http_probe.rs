@@ -30,10 +30,11 @@ use tokio::time::Instant;
 
 use crate::client::http::{
     apply_tls, auth_from_config, classify_reqwest, error_chain, headers_from_config, load_tls,
-    redact_url, status_is_valid, Auth, LimitedBody, TlsMaterial, DEFAULT_MAX_RESPONSE_BYTES,
+    redact_url, status_is_valid, Auth, HttpRequestConfig, LimitedBody, TlsMaterial,
+    DEFAULT_MAX_RESPONSE_BYTES,
 };
 use crate::collector::{CollectError, Collection, Collector, Context};
-use crate::config::model::CollectorConfig;
+use crate::config::{ConfigError, KindKeys};
 use crate::model::{labels, MetricFamily, MetricType};
 use crate::scrape::lock;
 
@@ -76,12 +77,24 @@ struct ProbeOutcome {
     last_modified: Option<i64>,
 }
 
+/// The `http_probe` kind's own keys, besides the HTTP request keys.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    /// The probe fails (`probe_success 0`, `probe_failed_due_to_regex 1`) when the body matches
+    /// any of these regular expressions.
+    pub fail_if_body_matches_regexp: Option<Vec<String>>,
+    /// The probe fails (`probe_success 0`, `probe_failed_due_to_regex 1`) unless the body
+    /// matches every one of these regular expressions.
+    pub fail_if_body_not_matches_regexp: Option<Vec<String>>,
+}
+
 impl HttpProbeCollector {
     /// Builds the probe from a collector's `url`, `method`, `headers`, `body`, `basic_auth`,
     /// `bearer_token(_file)`, `tls_config`, `follow_redirects` (default `true`),
     /// `valid_status_codes`, `max_response_bytes`, `fail_if_body_matches_regexp` and
     /// `fail_if_body_not_matches_regexp`.
-    pub fn from_config(cfg: &CollectorConfig) -> Result<Self, String> {
+    pub fn from_config(cfg: &HttpRequestConfig, checks: &ProbeConfig) -> Result<Self, String> {
         let raw = cfg
             .url
             .as_deref()
@@ -129,11 +142,11 @@ impl HttpProbeCollector {
             max_bytes: cfg.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
             fail_if_matches: compile(
                 "fail_if_body_matches_regexp",
-                &cfg.fail_if_body_matches_regexp,
+                &checks.fail_if_body_matches_regexp,
             )?,
             fail_if_not_matches: compile(
                 "fail_if_body_not_matches_regexp",
-                &cfg.fail_if_body_not_matches_regexp,
+                &checks.fail_if_body_not_matches_regexp,
             )?,
             last_failure: Mutex::new(None),
         };
@@ -541,9 +554,13 @@ where
     }
 }
 
-/// Builds an `http_probe` collector.
-pub fn build(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    Ok(Arc::new(HttpProbeCollector::from_config(config)?))
+/// Builds an `http_probe` collector: the HTTP request keys and the body checks.
+pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+    let request = keys.take::<HttpRequestConfig>()?;
+    let checks = keys.take::<ProbeConfig>()?;
+    keys.finish()?;
+    let probe = HttpProbeCollector::from_config(&request, &checks).map_err(|e| keys.error(e))?;
+    Ok(Arc::new(probe))
 }
 
 #[cfg(test)]
@@ -577,18 +594,23 @@ mod tests {
 
     #[test]
     fn config_checks() {
-        let cfg = CollectorConfig {
+        let cfg = HttpRequestConfig {
             url: Some("127.0.0.1:8080".into()),
+            ..Default::default()
+        };
+        let checks = ProbeConfig {
             fail_if_body_matches_regexp: Some(vec!["(".into()]),
             ..Default::default()
         };
-        let err = HttpProbeCollector::from_config(&cfg).err().unwrap();
+        let err = HttpProbeCollector::from_config(&cfg, &checks)
+            .err()
+            .unwrap();
         assert!(err.contains("fail_if_body_matches_regexp"), "{err}");
-        let cfg = CollectorConfig {
+        let cfg = HttpRequestConfig {
             url: Some("127.0.0.1:8080/health".into()),
             ..Default::default()
         };
-        let probe = HttpProbeCollector::from_config(&cfg).unwrap();
+        let probe = HttpProbeCollector::from_config(&cfg, &ProbeConfig::default()).unwrap();
         assert_eq!(probe.target(), "http://127.0.0.1:8080/health");
     }
 

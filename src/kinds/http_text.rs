@@ -3,11 +3,14 @@
 
 use std::sync::Arc;
 
-use crate::client::http::HttpSource;
+use crate::client::http::{HttpRequestConfig, HttpSource};
 use crate::collector::Collector;
-use crate::config::CollectorConfig;
+use crate::config::{ConfigError, KindKeys};
 
-/// Builds an `http_text` collector.
-pub fn build(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    super::pipeline::build(HttpSource::from_config(config)?, None, config)
+/// Builds an `http_text` collector: the HTTP request keys, `format`, `metrics`.
+pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+    let (request, mapped) = super::pipeline::read_keys::<HttpRequestConfig>(keys)?;
+    HttpSource::from_config(&request)
+        .and_then(|source| super::pipeline::build(source, None, &mapped))
+        .map_err(|e| keys.error(e))
 }

@@ -13,49 +13,8 @@ pub mod tcp_text;
 use std::sync::Arc;
 
 use crate::collector::Collector;
-use crate::config::{CollectorConfig, LoadedCollector};
-
-const COMMON: &[&str] = &[
-    "name",
-    "kind",
-    "preset",
-    "enabled",
-    "timeout",
-    "labels",
-    "up_metric",
-    "up_help",
-    "description",
-    "detect",
-];
-const FILE: &[&str] = &["path", "max_response_bytes"];
-const HTTP: &[&str] = &[
-    "url",
-    "method",
-    "headers",
-    "body",
-    "basic_auth",
-    "bearer_token",
-    "bearer_token_file",
-    "tls_config",
-    "follow_redirects",
-    "valid_status_codes",
-    "max_response_bytes",
-];
-const TCP: &[&str] = &["address", "command", "terminator", "max_response_bytes"];
-const PROBE: &[&str] = &[
-    "fail_if_body_matches_regexp",
-    "fail_if_body_not_matches_regexp",
-];
-const MAPPED: &[&str] = &["format", "metrics"];
-const JSON_EXPORTER: &[&str] = &["json_exporter_module"];
-const PASSTHROUGH: &[&str] = &["metric_relabel_configs", "max_series"];
-const PROCESS: &[&str] = &[
-    "groups",
-    "remove_empty_groups",
-    "threads",
-    "smaps",
-    "include_self",
-];
+use crate::config::locate::Step;
+use crate::config::{ConfigError, KindKeys, LoadedConfig};
 
 /// A collector kind.
 pub struct Kind {
@@ -63,10 +22,9 @@ pub struct Kind {
     pub name: &'static str,
     /// One line for `check` and the docs.
     pub summary: &'static str,
-    /// The keys it accepts besides the common ones.
-    pub keys: &'static [&'static [&'static str]],
-    /// Builds the collector from its config.
-    pub build: fn(&CollectorConfig) -> Result<Arc<dyn Collector>, String>,
+    /// Reads the kind's own keys into its config structs (refusing any other key) and builds
+    /// the collector.
+    pub build: fn(&mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError>,
 }
 
 /// Every kind.
@@ -74,43 +32,36 @@ pub const KINDS: &[Kind] = &[
     Kind {
         name: "file",
         summary: "read a local file and map it with a format",
-        keys: &[FILE, MAPPED],
         build: file::build,
     },
     Kind {
         name: "http_text",
         summary: "fetch a text page over HTTP and map it with a format (kv, regex, csv)",
-        keys: &[HTTP, MAPPED],
         build: http_text::build,
     },
     Kind {
         name: "http_json",
         summary: "fetch JSON over HTTP and map it with json_exporter's metric schema",
-        keys: &[HTTP, MAPPED, JSON_EXPORTER],
         build: http_json::build,
     },
     Kind {
         name: "tcp_text",
         summary: "send a command over TCP (Redis INFO, memcached stats) and map the reply",
-        keys: &[TCP, MAPPED],
         build: tcp_text::build,
     },
     Kind {
         name: "prometheus",
         summary: "pass the app's own /metrics through, with relabel rules and a series cap",
-        keys: &[HTTP, PASSTHROUGH],
         build: prometheus::build,
     },
     Kind {
         name: "http_probe",
         summary: "probe an HTTP endpoint like blackbox_exporter's http prober",
-        keys: &[HTTP, PROBE],
         build: http_probe::build,
     },
     Kind {
         name: "process",
         summary: "stats of the app's processes from /proc (process-exporter compatible)",
-        keys: &[PROCESS],
         build: process::build,
     },
 ];
@@ -120,40 +71,35 @@ pub fn find(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)
 }
 
-/// Checks that the collector only uses keys of its kind, then builds it. The error is a
-/// sentence naming the collector (the caller adds file and line).
-pub fn build(collector: &LoadedCollector) -> Result<(&'static Kind, Arc<dyn Collector>), String> {
-    let config = &collector.config;
-    let name = &config.name;
-    let kind_name = config.kind.as_deref().ok_or_else(|| {
-        format!(
-            "collector `{name}`: needs `kind:` or `preset:` (kinds: {})",
-            kind_names()
+/// Builds collector `index` of `config` as its kind. Errors point at the collector, or at the
+/// key at fault.
+pub fn build(
+    config: &LoadedConfig,
+    index: usize,
+) -> Result<(&'static Kind, Arc<dyn Collector>), ConfigError> {
+    let collector = &config.collectors[index].config;
+    let name = &collector.name;
+    let kind_name = collector.kind.as_deref().ok_or_else(|| {
+        config.error_at_collector(
+            index,
+            format!(
+                "collector `{name}`: needs `kind:` or `preset:` (kinds: {})",
+                kind_names()
+            ),
         )
     })?;
     let kind = find(kind_name).ok_or_else(|| {
-        format!(
-            "collector `{name}`: unknown kind `{kind_name}`, expected one of {}",
-            kind_names()
+        config.error_at(
+            index,
+            &[Step::Key("kind".into())],
+            format!(
+                "collector `{name}`: unknown kind `{kind_name}`, expected one of {}",
+                kind_names()
+            ),
         )
     })?;
-    for key in &collector.keys {
-        let allowed = COMMON.contains(&key.as_str())
-            || kind.keys.iter().any(|group| group.contains(&key.as_str()));
-        if !allowed {
-            let owners: Vec<&str> = KINDS
-                .iter()
-                .filter(|k| k.keys.iter().any(|group| group.contains(&key.as_str())))
-                .map(|k| k.name)
-                .collect();
-            return Err(format!(
-                "collector `{name}`: key `{key}` does not apply to kind `{kind_name}` (it applies to: {})",
-                if owners.is_empty() { "no kind".to_string() } else { owners.join(", ") }
-            ));
-        }
-    }
-    let built = (kind.build)(config).map_err(|e| format!("collector `{name}`: {e}"))?;
-    Ok((kind, built))
+    let collector = (kind.build)(&mut KindKeys::new(config, index, kind.name))?;
+    Ok((kind, collector))
 }
 
 fn kind_names() -> String {
@@ -166,6 +112,7 @@ mod tests {
     use std::sync::Arc;
 
     use crate::config::load_bytes;
+    use crate::config::locate::Step;
     use crate::scrape::{Counters, Engine};
 
     fn build(text: &str) -> Result<Engine, crate::config::ConfigError> {
@@ -187,12 +134,25 @@ mod tests {
         let err = build("collectors:\n  - name: p\n    kind: process\n    url: http://x\n")
             .err()
             .expect("refused");
+        assert_eq!((err.line, err.column), (4, 5), "{err}");
         assert!(
-            err.message
-                .contains("key `url` does not apply to kind `process`"),
+            err.message.starts_with(
+                "collectors[0] (process): unknown key `url`, expected one of `groups`"
+            ),
             "{err}"
         );
-        assert!(err.message.contains("http_text"), "{err}");
+        assert!(!err.message.contains("tls_config"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_names_position_and_valid_keys() {
+        let err = build("collectors:\n  - name: a\n    kind: file\n    pathh: /x\n")
+            .err()
+            .expect("refused");
+        assert_eq!((err.line, err.column), (4, 5), "{err}");
+        assert!(err.message.contains("unknown key `pathh`"), "{err}");
+        assert!(err.message.contains("expected one of `path`"), "{err}");
+        assert!(err.to_string().starts_with("c.yaml:4:5: "), "{err}");
     }
 
     #[test]
@@ -203,6 +163,69 @@ mod tests {
         assert!(
             err.message
                 .contains("unknown kind `proces`, expected one of"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_preset_collector_with_another_kinds_key_lists_only_its_kinds_keys() {
+        let text = "global:\n  scrape_timeout: 5s\ncollectors:\n  - name: web\n    smaps: true\n    preset: nginx\n";
+        let err = build(text).err().expect("refused");
+        assert_eq!(
+            (err.file.as_str(), err.line, err.column),
+            ("c.yaml", 5, 5),
+            "{err}"
+        );
+        assert!(
+            err.message.starts_with(
+                "collectors[0] (http_text, preset `nginx`): unknown key `smaps`, expected one of `url`, `method`"
+            ),
+            "{err}"
+        );
+        assert!(err.message.contains("`format`, `metrics`"), "{err}");
+        assert!(!err.message.contains("`groups`"), "{err}");
+    }
+
+    #[test]
+    fn a_value_from_the_preset_is_placed_in_the_preset_file() {
+        let loaded = load_bytes(
+            "c.yaml",
+            b"collectors:\n  - name: web\n    preset: nginx\n    url: http://127.0.0.1:1/\n",
+            Path::new("."),
+            &|_| None,
+        )
+        .unwrap();
+        let metrics = [Step::Key("metrics".into()), Step::Index(0)];
+        let err = loaded.error_at(0, &metrics, "m");
+        let preset = crate::config::presets::find("nginx").unwrap().yaml;
+        let line = preset
+            .lines()
+            .position(|l| l.starts_with("metrics:"))
+            .unwrap()
+            + 2;
+        assert_eq!(
+            (err.file.as_str(), err.line),
+            ("collectors/nginx.yaml", line),
+            "{err}"
+        );
+        // The user's own key stays in the user's file.
+        let err = loaded.error_at(0, &[Step::Key("url".into())], "u");
+        assert_eq!(
+            (err.file.as_str(), err.line, err.column),
+            ("c.yaml", 4, 5),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_deep_in_a_kinds_key_is_placed_at_its_line() {
+        let text = "collectors:\n  - name: j\n    kind: http_json\n    url: http://127.0.0.1:1/\n    metrics:\n      - name: a\n        path: '{.a}'\n      - name: b\n        valuetype: sometimes\n        path: '{.b}'\n";
+        let err = build(text).err().expect("refused");
+        assert_eq!((err.line, err.column), (9, 9), "{err}");
+        assert!(
+            err.message.starts_with(
+                "collectors[0] (http_json): metrics[1].valuetype: unknown variant `sometimes`"
+            ),
             "{err}"
         );
     }

@@ -6,9 +6,21 @@ use std::sync::Arc;
 
 use crate::client::Source;
 use crate::collector::{CollectError, Collection, Collector, Context};
-use crate::config::CollectorConfig;
+use crate::config::{ConfigError, KindKeys};
 use crate::formats::{self, FormatConfig};
-use crate::mapping::Mapping;
+use crate::mapping::{Mapping, MetricRule};
+use serde::Deserialize;
+
+/// The keys of the declarative kinds that say how the answer becomes series.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappedConfig {
+    /// How the answer's bytes become records (`json`, `kv`, `regex`, `csv`, …; see the README's
+    /// format section).
+    pub format: Option<FormatConfig>,
+    /// The metrics to make from the records (json_exporter's schema, see [`MetricRule`]).
+    pub metrics: Option<Vec<MetricRule>>,
+}
 
 /// Source + format + mapping.
 pub struct Pipeline {
@@ -46,7 +58,7 @@ impl Collector for Pipeline {
 pub fn build(
     source: impl Source + 'static,
     default_format: Option<FormatConfig>,
-    config: &CollectorConfig,
+    config: &MappedConfig,
 ) -> Result<Arc<dyn Collector>, String> {
     let format = config
         .format
@@ -55,4 +67,15 @@ pub fn build(
         .ok_or_else(|| "needs `format:` (how to read the answer)".to_string())?;
     let mapping = Mapping::compile(config.metrics.as_deref().unwrap_or_default())?;
     Ok(Arc::new(Pipeline::new(Box::new(source), format, mapping)))
+}
+
+/// Reads a declarative kind's keys: the source's part `S`, then `format` and `metrics`; no other
+/// key is accepted.
+pub fn read_keys<S: serde::de::DeserializeOwned>(
+    keys: &mut KindKeys<'_>,
+) -> Result<(S, MappedConfig), ConfigError> {
+    let source = keys.take::<S>()?;
+    let mapped = keys.take::<MappedConfig>()?;
+    keys.finish()?;
+    Ok((source, mapped))
 }

@@ -26,12 +26,12 @@ use std::sync::Arc;
 
 use http::header::CONTENT_TYPE;
 
-use crate::client::http::HttpSource;
+use crate::client::http::{HttpRequestConfig, HttpSource};
 use crate::collector::{CollectError, Collection, Collector, Context, Reason};
-use crate::config::CollectorConfig;
+use crate::config::{ConfigError, KindKeys};
 use crate::formats::prom_text::{parse_exposition_as, Dialect};
 use crate::model::MetricFamily;
-use crate::relabel::Relabeler;
+use crate::relabel::{RelabelConfig, Relabeler};
 
 /// Default of `max_series`.
 pub const DEFAULT_MAX_SERIES: usize = 10_000;
@@ -102,6 +102,25 @@ pub fn process_exposition(
     Ok(Collection { families, problems })
 }
 
+/// The `prometheus` kind's own keys, besides the HTTP request keys.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Prometheus-style relabelling of the app's series before they are served (actions
+    /// `replace`, `keep`, `drop`, `labelmap`, `labeldrop`, `labelkeep`; the name is `__name__`).
+    /// Drop the Go runtime families and rename a label:
+    /// ```yaml
+    /// metric_relabel_configs:
+    ///   - {source_labels: [__name__], regex: 'go_.*', action: drop}
+    ///   - {source_labels: [handler], target_label: path}
+    ///   - {regex: handler, action: labeldrop}
+    /// ```
+    pub metric_relabel_configs: Option<Vec<RelabelConfig>>,
+    /// The most series passed through (default 10000). Whole families are kept in the app's
+    /// order while they fit; the rest are dropped and counted as errors with reason `limit`.
+    pub max_series: Option<usize>,
+}
+
 /// The `prometheus` kind's collector.
 pub struct PrometheusCollector {
     source: HttpSource,
@@ -112,13 +131,16 @@ pub struct PrometheusCollector {
 impl PrometheusCollector {
     /// Builds it from the `http` source keys plus `metric_relabel_configs` and `max_series`.
     /// An `Accept` header is added unless `headers:` sets one.
-    pub fn from_config(config: &CollectorConfig) -> Result<PrometheusCollector, String> {
-        let mut config = config.clone();
-        let headers = config.headers.get_or_insert_with(Default::default);
+    pub fn from_config(
+        request: &HttpRequestConfig,
+        config: &PrometheusConfig,
+    ) -> Result<PrometheusCollector, String> {
+        let mut request = request.clone();
+        let headers = request.headers.get_or_insert_with(Default::default);
         if !headers.keys().any(|k| k.eq_ignore_ascii_case("accept")) {
             headers.insert("Accept".to_string(), ACCEPT.to_string());
         }
-        let source = HttpSource::from_config(&config)?;
+        let source = HttpSource::from_config(&request)?;
         let relabeler =
             Relabeler::compile(config.metric_relabel_configs.as_deref().unwrap_or_default())?;
         let max_series = config.max_series.unwrap_or(DEFAULT_MAX_SERIES);
@@ -165,9 +187,14 @@ impl Collector for PrometheusCollector {
     }
 }
 
-/// Builds a `prometheus` collector.
-pub fn build(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    Ok(Arc::new(PrometheusCollector::from_config(config)?))
+/// Builds a `prometheus` collector: the HTTP request keys, `metric_relabel_configs`,
+/// `max_series`.
+pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+    let request = keys.take::<HttpRequestConfig>()?;
+    let own = keys.take::<PrometheusConfig>()?;
+    keys.finish()?;
+    let collector = PrometheusCollector::from_config(&request, &own).map_err(|e| keys.error(e))?;
+    Ok(Arc::new(collector))
 }
 
 #[cfg(test)]
@@ -176,7 +203,6 @@ mod tests {
     use crate::encode::{encode, Format};
     use crate::model::labels;
     use crate::model::MetricType;
-    use crate::relabel::RelabelConfig;
 
     fn rules(yaml: &str) -> Relabeler {
         let configs: Vec<RelabelConfig> = serde_yaml::from_str(yaml).unwrap();

@@ -1,4 +1,4 @@
-//! The `tcp` source: connect, send a command, read the answer.
+//! The `tcp_text` kind: connect, send a command, read the answer.
 //!
 //! The answer ends at the first `terminator` (memcached's `stats` answer ends with `END\r\n`), or,
 //! without one, when the peer closes the connection. Protocols whose answer carries its own length
@@ -16,7 +16,22 @@ use crate::client::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::client::Source;
 use crate::collector::Collector;
 use crate::collector::{CollectError, Context, Reason};
-use crate::config::model::CollectorConfig;
+use crate::config::{ConfigError, KindKeys};
+use serde::Deserialize;
+
+/// The `tcp_text` kind's source keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpConfig {
+    /// `host:port` to connect to.
+    pub address: Option<String>,
+    /// What to send after connecting (escapes `\r` `\n` understood).
+    pub command: Option<String>,
+    /// Stop reading once the answer ends with this (default: read until the peer closes).
+    pub terminator: Option<String>,
+    /// The largest answer accepted, in bytes (default 16 MiB).
+    pub max_response_bytes: Option<u64>,
+}
 
 /// Sends one command per collection and reads the answer.
 #[derive(Debug, Clone)]
@@ -30,7 +45,7 @@ pub struct TcpSource {
 impl TcpSource {
     /// Builds the source from a collector's `address`, `command`, `terminator` and
     /// `max_response_bytes`.
-    pub fn from_config(cfg: &CollectorConfig) -> Result<TcpSource, String> {
+    pub fn from_config(cfg: &TcpConfig) -> Result<TcpSource, String> {
         let address = cfg
             .address
             .clone()
@@ -183,9 +198,13 @@ pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Builds a `tcp_text` collector.
-pub fn build(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    super::pipeline::build(TcpSource::from_config(config)?, None, config)
+/// Builds a `tcp_text` collector: `address`, `command`, `terminator`, `max_response_bytes`,
+/// `format`, `metrics`.
+pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+    let (tcp, mapped) = super::pipeline::read_keys::<TcpConfig>(keys)?;
+    TcpSource::from_config(&tcp)
+        .and_then(|source| super::pipeline::build(source, None, &mapped))
+        .map_err(|e| keys.error(e))
 }
 
 #[cfg(test)]
@@ -194,9 +213,9 @@ mod address_tests {
 
     #[test]
     fn addresses_need_a_host_and_a_numeric_port() {
-        let with = |address: &str| CollectorConfig {
+        let with = |address: &str| TcpConfig {
             address: Some(address.to_string()),
-            ..CollectorConfig::default()
+            ..TcpConfig::default()
         };
         for good in ["127.0.0.1:6379", "[::1]:6379", "localhost:11211"] {
             assert!(TcpSource::from_config(&with(good)).is_ok(), "{good}");
@@ -230,12 +249,12 @@ mod tests {
 
     #[test]
     fn config_checks() {
-        let cfg = CollectorConfig {
+        let cfg = TcpConfig {
             address: Some("127.0.0.1".into()),
             ..Default::default()
         };
         assert!(TcpSource::from_config(&cfg).unwrap_err().contains("port"));
-        let cfg = CollectorConfig {
+        let cfg = TcpConfig {
             address: Some("127.0.0.1:11211".into()),
             command: Some(r"stats\r\n".into()),
             terminator: Some(r"END\r\n".into()),

@@ -332,8 +332,7 @@ impl Engine {
                 });
                 continue;
             }
-            let (kind, collector) = kinds::build(loaded)
-                .map_err(|message| config.error_at_collector(index, message))?;
+            let (kind, collector) = kinds::build(config, index)?;
             let mut const_labels: Labels = cfg
                 .labels
                 .iter()

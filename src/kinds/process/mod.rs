@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use serde::Deserialize;
 
 use crate::collector::{CollectError, Collection, Collector, Context, Reason};
-use crate::config::CollectorConfig;
+use crate::config::{ConfigError, KindKeys};
 use matching::Group;
 use procfs::{parse_boot_time, ProcReader};
 use tracker::{Settings, State};
@@ -66,14 +66,37 @@ pub struct GroupConfig {
     pub children: bool,
 }
 
+/// The `process` kind's keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessConfig {
+    /// The process groups, first match wins.
+    pub groups: Option<Vec<GroupConfig>>,
+    /// Drop a group with no processes instead of reporting `num_procs 0`.
+    pub remove_empty_groups: Option<bool>,
+    /// Per-thread metrics with a `threadname` label.
+    pub threads: Option<bool>,
+    /// Read `/proc/PID/smaps_rollup` for proportional memory.
+    pub smaps: Option<bool>,
+    /// Also match the exporter's own process.
+    pub include_self: Option<bool>,
+}
+
 /// The process collector of the embedded default config (`src/config/default.yaml`): one group
 /// per process name, every process but kernel threads and the exporter itself.
-pub fn default_config() -> CollectorConfig {
+pub fn default_config() -> ProcessConfig {
     crate::config::load(None)
         .ok()
-        .and_then(|loaded| loaded.collectors.into_iter().next())
-        .map(|collector| collector.config)
+        .and_then(|loaded| KindKeys::new(&loaded, 0, "process").take().ok())
         .unwrap_or_default()
+}
+
+/// Builds a `process` collector.
+pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+    let config = keys.take::<ProcessConfig>()?;
+    keys.finish()?;
+    let collector = ProcessCollector::from_config(&config).map_err(|e| keys.error(e))?;
+    Ok(Arc::new(collector))
 }
 
 struct Inner {
@@ -102,14 +125,14 @@ impl std::fmt::Debug for ProcessCollector {
 impl ProcessCollector {
     /// Builds the collector from its config (`groups`, `remove_empty_groups`, `threads`,
     /// `smaps`, `include_self`). Errors say which group and key is wrong.
-    pub fn from_config(cfg: &CollectorConfig) -> Result<ProcessCollector, String> {
+    pub fn from_config(cfg: &ProcessConfig) -> Result<ProcessCollector, String> {
         Self::with_proc_root(cfg, PathBuf::from("/proc"))
     }
 
     /// Like [`ProcessCollector::from_config`], reading another `/proc` (a host's `/proc`
     /// mounted elsewhere, or a test fixture).
     pub fn with_proc_root(
-        cfg: &CollectorConfig,
+        cfg: &ProcessConfig,
         proc_root: PathBuf,
     ) -> Result<ProcessCollector, String> {
         let configs = match &cfg.groups {
@@ -259,11 +282,6 @@ impl Collector for ProcessCollector {
     }
 }
 
-/// Builds a `process` collector.
-pub fn build(config: &CollectorConfig) -> Result<Arc<dyn Collector>, String> {
-    Ok(Arc::new(ProcessCollector::from_config(config)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,8 +303,8 @@ mod tests {
             err.contains("groups[0]") && err.contains("expected one of"),
             "{err}"
         );
-        let yaml = "name: p\nkind: process\ngroups:\n  - name: x\n    comms: [a]\n";
-        assert!(serde_yaml::from_str::<CollectorConfig>(yaml).is_err());
+        let yaml = "groups:\n  - name: x\n    comms: [a]\n";
+        assert!(serde_yaml::from_str::<ProcessConfig>(yaml).is_err());
     }
 
     fn fake_proc(pids: &[(u32, &str)]) -> tempfile::TempDir {
