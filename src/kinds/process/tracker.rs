@@ -292,6 +292,36 @@ impl Missing {
             _ => self.other.push(what),
         }
     }
+
+    fn includes(&self, what: &str) -> bool {
+        self.permission.contains(&what) || self.other.contains(&what)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.permission.is_empty() && self.other.is_empty()
+    }
+
+    /// The problems of one process: one for what the kernel refused, one for the rest.
+    fn add_problems(&self, pid: u32, comm: &str, problems: &mut Vec<CollectError>) {
+        if !self.permission.is_empty() {
+            problems.push(CollectError::new(
+                Reason::Permission,
+                format!(
+                    "permission denied reading {} of pid {pid} ({comm}): left out for this process",
+                    self.permission.join(", "),
+                ),
+            ));
+        }
+        if !self.other.is_empty() {
+            problems.push(CollectError::new(
+                Reason::Parse,
+                format!(
+                    "could not read {} of pid {pid} ({comm}): left out for this process",
+                    self.other.join(", "),
+                ),
+            ));
+        }
+    }
 }
 
 /// What was read of one grouped process.
@@ -310,7 +340,22 @@ struct ProcessReading {
     threads: Vec<(u32, u64, String, Counts)>,
 }
 
-/// Runs one collection over the `/proc` of `reader`.
+/// This collection's figures of the grouped processes, added up per group.
+#[derive(Default)]
+struct Tally {
+    groups_now: BTreeMap<String, GroupNow>,
+    /// What each group's processes used since the last collection.
+    group_growth: BTreeMap<String, Counts>,
+    thread_now: BTreeMap<(String, String), ThreadReport>,
+    /// Every process in a group, read or not.
+    grouped_pids: HashSet<u32>,
+    /// Partial failures of the processes read.
+    problems: Vec<CollectError>,
+    timed_out: bool,
+}
+
+/// Runs one collection over the `/proc` of `reader`: lists the processes, identifies and
+/// matches them, reads the grouped ones, and adds what they used to their groups' totals.
 pub fn collect(
     settings: &Settings,
     state: &mut State,
@@ -319,13 +364,37 @@ pub fn collect(
     deadline: Instant,
 ) -> Result<Report, CollectError> {
     state.cycle += 1;
-    let cycle = state.cycle;
     let first_ticks = *state
         .first_ticks
         .get_or_insert_with(|| ticks_since_boot(reader, boot_time));
     let mut problems = Vec::new();
 
-    let pids = reader.pids().map_err(|e| {
+    let pids = list_processes(state, reader)?;
+    let mut dynamic = refresh_dynamic(settings, state, reader, &pids, &mut problems);
+    identify_processes(settings, state, reader, &pids, &mut dynamic, deadline)?;
+    forget_exited(state, dynamic);
+    let membership = memberships(settings, state);
+    let mut tally = read_groups(
+        settings,
+        state,
+        reader,
+        membership,
+        first_ticks,
+        boot_time,
+        deadline,
+    );
+    forget_baselines_outside_groups(state, &tally.grouped_pids);
+    update_totals(settings, state, &mut tally);
+    if tally.timed_out {
+        return Err(timeout(pids.len()));
+    }
+    problems.append(&mut tally.problems);
+    Ok(build_report(state, tally, problems))
+}
+
+/// The pids in `/proc`. Failing to list them fails the whole collection.
+fn list_processes(state: &mut State, reader: &ProcReader) -> Result<Vec<u32>, CollectError> {
+    reader.pids().map_err(|e| {
         state.scrape_errors += 1;
         let reason = match classify(&e) {
             ReadFailure::Permission => Reason::Permission,
@@ -338,309 +407,7 @@ pub fn collect(
                 reader.root().display()
             ),
         )
-    })?;
-
-    // The pidfiles and listening sockets of this collection.
-    let dynamic = refresh_dynamic(settings, state, reader, &pids, &mut problems);
-
-    // Pass 1: identify every process (one `stat` read each) and match the new ones.
-    let needs_cmdline = settings.needs_cmdline();
-    let needs_uid = settings.needs_uid();
-    let ports = settings.ports();
-    let mut dynamic = dynamic;
-    let mut users: Option<HashMap<u32, String>> = None;
-    let mut socket_inodes = Vec::new();
-    for (i, &pid) in pids.iter().enumerate() {
-        if pid == settings.self_pid && !settings.include_self {
-            continue;
-        }
-        if i % 64 == 0 && Instant::now() > deadline {
-            return Err(timeout(pids.len()));
-        }
-        let stat = match reader.read(pid, None, "stat") {
-            Ok(text) => match parse_stat(text) {
-                Some(stat) => stat,
-                None => {
-                    state.procread_errors += 1;
-                    continue;
-                }
-            },
-            Err(e) => {
-                if classify(&e) != ReadFailure::Gone {
-                    state.procread_errors += 1;
-                }
-                continue;
-            }
-        };
-        let known = state
-            .procs
-            .get(&pid)
-            .is_some_and(|t| t.starttime == stat.starttime);
-        if !known {
-            state.procs.insert(
-                pid,
-                Tracked {
-                    starttime: stat.starttime,
-                    comm: String::new(),
-                    generation: state.generation,
-                    seen: 0,
-                    stat: Stat::default(),
-                    cmdline: Vec::new(),
-                    euid: super::procfs::UNKNOWN_UID,
-                    own: None,
-                    baseline: None,
-                    threads: HashMap::new(),
-                },
-            );
-            // A new process may hold a listening socket it inherited (a forked worker).
-            if !ports.is_empty() && state.port_inodes.values().any(|l| !l.is_empty()) {
-                socket_inodes.clear();
-                if reader.socket_inodes(pid, &mut socket_inodes).is_ok() {
-                    for (port, inodes) in &state.port_inodes {
-                        if socket_inodes.iter().any(|i| inodes.contains(i)) {
-                            dynamic.port_owners.entry(*port).or_default().insert(pid);
-                        }
-                    }
-                }
-            }
-        }
-        let Some(tracked) = state.procs.get_mut(&pid) else {
-            continue;
-        };
-        let exec_seen = tracked.comm != stat.comm;
-        if !known || exec_seen || tracked.generation != state.generation {
-            if !known || exec_seen {
-                if needs_cmdline {
-                    tracked.cmdline = match reader.read_bytes(pid, "cmdline") {
-                        Ok(bytes) => parse_cmdline(bytes),
-                        Err(_) => Vec::new(),
-                    };
-                }
-                if needs_uid {
-                    if let Ok(text) = reader.read(pid, None, "status") {
-                        tracked.euid = parse_status(text).euid;
-                    }
-                }
-            }
-            let username = if settings.needs_username() {
-                let users = users.get_or_insert_with(load_users);
-                users
-                    .get(&tracked.euid)
-                    .cloned()
-                    .unwrap_or_else(|| tracked.euid.to_string())
-            } else {
-                String::new()
-            };
-            let facts = ProcessFacts {
-                pid,
-                comm: stat.comm.clone(),
-                cmdline: std::mem::take(&mut tracked.cmdline),
-                euid: tracked.euid,
-                username,
-            };
-            tracked.own = settings.groups.iter().enumerate().find_map(|(index, g)| {
-                g.matches(index, &facts, &dynamic).map(|name| (index, name))
-            });
-            tracked.cmdline = facts.cmdline;
-            tracked.comm = stat.comm.clone();
-            tracked.generation = state.generation;
-        }
-        tracked.seen = cycle;
-        tracked.stat = stat;
-    }
-    state.procs.retain(|_, t| t.seen == cycle);
-    for owners in dynamic.port_owners.values_mut() {
-        owners.retain(|pid| state.procs.contains_key(pid));
-    }
-    state.port_owners = dynamic.port_owners;
-
-    // Which group each process is in: its own match, or (`children: true`) its nearest
-    // matched ancestor's.
-    let membership = memberships(settings, state);
-
-    // Pass 2: read the grouped processes and add up their groups.
-    let mut groups_now: BTreeMap<String, GroupNow> = BTreeMap::new();
-    let mut group_growth: BTreeMap<String, Counts> = BTreeMap::new();
-    let mut thread_now: BTreeMap<(String, String), ThreadReport> = BTreeMap::new();
-    let mut timed_out = false;
-    let grouped_pids: HashSet<u32> = membership.iter().map(|(pid, _)| *pid).collect();
-    for (n, (pid, group_name)) in membership.into_iter().enumerate() {
-        if n % 64 == 0 && Instant::now() > deadline {
-            timed_out = true;
-            break;
-        }
-        let Some(tracked) = state.procs.get_mut(&pid) else {
-            continue;
-        };
-        let mut missing = Missing::default();
-        let Some(reading) = read_process(settings, reader, pid, &tracked.stat, &mut missing) else {
-            // It exited while we read it.
-            continue;
-        };
-        let mut counts = reading.counts;
-        // A figure that could not be read this time keeps its last value: no growth, and no
-        // jump when it can be read again.
-        if missing.permission.contains(&"io") || missing.other.contains(&"io") {
-            let before = tracked.baseline.unwrap_or_default();
-            counts.read_bytes = before.read_bytes;
-            counts.write_bytes = before.write_bytes;
-        }
-        let growth = match tracked.baseline {
-            Some(before) => counts.since(&before),
-            None if tracked.starttime > first_ticks => counts,
-            None => Counts::default(),
-        };
-        tracked.baseline = Some(counts);
-
-        let group = groups_now.entry(group_name.clone()).or_default();
-        group.procs += 1;
-        group.resident += reading.resident;
-        group.virtual_bytes += reading.virtual_bytes;
-        group.swapped += reading.swapped;
-        group.proportional_resident += reading.pss;
-        group.proportional_swapped += reading.swap_pss;
-        if let Some(fds) = reading.open_fds {
-            group.open_fds += fds;
-            if let Some(limit) = reading.fd_limit.filter(|&l| l > 0) {
-                let ratio = fds as f64 / limit as f64;
-                if ratio > group.worst_fd_ratio {
-                    group.worst_fd_ratio = ratio;
-                }
-            }
-        }
-        group.threads += tracked.stat.num_threads;
-        group.states.count(tracked.stat.state);
-        // process-exporter counts a multi-threaded process once by its own state and once
-        // more per thread; kept for identical numbers.
-        for &state in &reading.status_state_threads {
-            group.states.count(state);
-        }
-        let start = boot_time + tracked.starttime / CLOCK_TICKS_PER_SECOND;
-        group.oldest_start = Some(group.oldest_start.map_or(start, |s| s.min(start)));
-        for wchan in reading.wchans {
-            *group.wchans.entry(wchan).or_default() += 1;
-        }
-        group_growth
-            .entry(group_name.clone())
-            .or_default()
-            .add(&growth);
-
-        if settings.threads {
-            let mut threads = HashMap::with_capacity(reading.threads.len());
-            for (tid, starttime, name, counts) in reading.threads {
-                let growth = match tracked.threads.get(&tid) {
-                    Some(t) if t.starttime == starttime => counts.since(&t.baseline),
-                    _ => Counts::default(),
-                };
-                threads.insert(
-                    tid,
-                    ThreadTrack {
-                        starttime,
-                        baseline: counts,
-                    },
-                );
-                let entry = thread_now.entry((group_name.clone(), name)).or_default();
-                entry.count += 1;
-                entry.counts.add(&growth);
-            }
-            tracked.threads = threads;
-        }
-
-        if !missing.permission.is_empty() || !missing.other.is_empty() {
-            state.partial_errors += 1;
-        }
-        if !missing.permission.is_empty() {
-            problems.push(CollectError::new(
-                Reason::Permission,
-                format!(
-                    "permission denied reading {} of pid {pid} ({}): left out for this process",
-                    missing.permission.join(", "),
-                    tracked.stat.comm
-                ),
-            ));
-        }
-        if !missing.other.is_empty() {
-            problems.push(CollectError::new(
-                Reason::Parse,
-                format!(
-                    "could not read {} of pid {pid} ({}): left out for this process",
-                    missing.other.join(", "),
-                    tracked.stat.comm
-                ),
-            ));
-        }
-    }
-    // A process in no group now starts afresh if it joins one later.
-    for (pid, tracked) in state.procs.iter_mut() {
-        if !grouped_pids.contains(pid) {
-            tracked.baseline = None;
-            tracked.threads.clear();
-        }
-    }
-
-    // Totals: what grew this collection, on top of what was seen before.
-    for (name, growth) in &group_growth {
-        state
-            .group_totals
-            .entry(name.clone())
-            .or_default()
-            .add(growth);
-    }
-    for name in groups_now.keys() {
-        state.group_totals.entry(name.clone()).or_default();
-    }
-    if settings.remove_empty_groups {
-        state
-            .group_totals
-            .retain(|name, _| groups_now.contains_key(name));
-    }
-    let mut thread_totals = BTreeMap::new();
-    for (key, report) in &mut thread_now {
-        let mut total = state.thread_totals.get(key).copied().unwrap_or_default();
-        total.add(&report.counts);
-        report.counts = total;
-        thread_totals.insert(key.clone(), total);
-    }
-    state.thread_totals = thread_totals;
-
-    if timed_out {
-        return Err(timeout(pids.len()));
-    }
-
-    let groups = state
-        .group_totals
-        .iter()
-        .map(|(name, counts)| {
-            (
-                name.clone(),
-                GroupReport {
-                    counts: *counts,
-                    now: groups_now.remove(name).unwrap_or_default(),
-                },
-            )
-        })
-        .collect();
-    Ok(Report {
-        groups,
-        threads: thread_now,
-        scrape_errors: state.scrape_errors,
-        procread_errors: state.procread_errors,
-        partial_errors: state.partial_errors,
-        problems,
     })
-}
-
-fn timeout(processes: usize) -> CollectError {
-    CollectError::new(
-        Reason::Timeout,
-        format!("the deadline passed while reading {processes} processes"),
-    )
-}
-
-fn load_users() -> HashMap<u32, String> {
-    std::fs::read_to_string("/etc/passwd")
-        .map(|text| parse_passwd(&text))
-        .unwrap_or_default()
 }
 
 /// Reads the pidfiles and the listening sockets; when one changed, every process is matched
@@ -723,7 +490,192 @@ fn refresh_dynamic(
     }
 }
 
-/// The group of every grouped process, by pid.
+/// Pass 1: identifies every process with one `stat` read, and matches the new ones, those that
+/// `exec`ed, and all of them when a pidfile or listening socket changed.
+fn identify_processes(
+    settings: &Settings,
+    state: &mut State,
+    reader: &mut ProcReader,
+    pids: &[u32],
+    dynamic: &mut DynamicFacts,
+    deadline: Instant,
+) -> Result<(), CollectError> {
+    let needs_cmdline = settings.needs_cmdline();
+    let needs_uid = settings.needs_uid();
+    let ports = settings.ports();
+    let mut users: Option<HashMap<u32, String>> = None;
+    let mut socket_inodes = Vec::new();
+    for (i, &pid) in pids.iter().enumerate() {
+        if pid == settings.self_pid && !settings.include_self {
+            continue;
+        }
+        if i % 64 == 0 && Instant::now() > deadline {
+            return Err(timeout(pids.len()));
+        }
+        let Some(stat) = read_stat(reader, pid, &mut state.procread_errors) else {
+            continue;
+        };
+        let known = state
+            .procs
+            .get(&pid)
+            .is_some_and(|t| t.starttime == stat.starttime);
+        if !known {
+            state
+                .procs
+                .insert(pid, Tracked::new(stat.starttime, state.generation));
+            // A new process may hold a listening socket it inherited (a forked worker).
+            if !ports.is_empty() && state.port_inodes.values().any(|l| !l.is_empty()) {
+                note_socket_owner(state, reader, pid, dynamic, &mut socket_inodes);
+            }
+        }
+        let generation = state.generation;
+        let Some(tracked) = state.procs.get_mut(&pid) else {
+            continue;
+        };
+        let exec_seen = tracked.comm != stat.comm;
+        if !known || exec_seen {
+            read_identity(reader, pid, tracked, needs_cmdline, needs_uid);
+        }
+        if !known || exec_seen || tracked.generation != generation {
+            tracked.own = own_group(settings, pid, &stat.comm, tracked, dynamic, &mut users);
+            tracked.comm = stat.comm.clone();
+            tracked.generation = generation;
+        }
+        tracked.seen = state.cycle;
+        tracked.stat = stat;
+    }
+    Ok(())
+}
+
+impl Tracked {
+    /// A process seen for the first time; it is matched right after.
+    fn new(starttime: u64, generation: u64) -> Tracked {
+        Tracked {
+            starttime,
+            comm: String::new(),
+            generation,
+            seen: 0,
+            stat: Stat::default(),
+            cmdline: Vec::new(),
+            euid: super::procfs::UNKNOWN_UID,
+            own: None,
+            baseline: None,
+            threads: HashMap::new(),
+        }
+    }
+}
+
+/// A process's `stat`, or None when it exited or cannot be read (the latter is counted).
+fn read_stat(reader: &mut ProcReader, pid: u32, procread_errors: &mut u64) -> Option<Stat> {
+    match reader.read(pid, None, "stat") {
+        Ok(text) => {
+            let stat = parse_stat(text);
+            if stat.is_none() {
+                *procread_errors += 1;
+            }
+            stat
+        }
+        Err(e) => {
+            if classify(&e) != ReadFailure::Gone {
+                *procread_errors += 1;
+            }
+            None
+        }
+    }
+}
+
+/// Adds `pid` to the owners of the listening sockets it holds.
+fn note_socket_owner(
+    state: &State,
+    reader: &ProcReader,
+    pid: u32,
+    dynamic: &mut DynamicFacts,
+    socket_inodes: &mut Vec<u64>,
+) {
+    socket_inodes.clear();
+    if reader.socket_inodes(pid, socket_inodes).is_ok() {
+        for (port, inodes) in &state.port_inodes {
+            if socket_inodes.iter().any(|i| inodes.contains(i)) {
+                dynamic.port_owners.entry(*port).or_default().insert(pid);
+            }
+        }
+    }
+}
+
+/// Reads what a process's match depends on besides its comm: the command line and the owner,
+/// each only when some group looks at it.
+fn read_identity(
+    reader: &mut ProcReader,
+    pid: u32,
+    tracked: &mut Tracked,
+    needs_cmdline: bool,
+    needs_uid: bool,
+) {
+    if needs_cmdline {
+        tracked.cmdline = match reader.read_bytes(pid, "cmdline") {
+            Ok(bytes) => parse_cmdline(bytes),
+            Err(_) => Vec::new(),
+        };
+    }
+    if needs_uid {
+        if let Ok(text) = reader.read(pid, None, "status") {
+            tracked.euid = parse_status(text).euid;
+        }
+    }
+}
+
+/// The first group the process matches by itself: (group index, group name).
+fn own_group(
+    settings: &Settings,
+    pid: u32,
+    comm: &str,
+    tracked: &mut Tracked,
+    dynamic: &DynamicFacts,
+    users: &mut Option<HashMap<u32, String>>,
+) -> Option<(usize, String)> {
+    let username = if settings.needs_username() {
+        let users = users.get_or_insert_with(load_users);
+        users
+            .get(&tracked.euid)
+            .cloned()
+            .unwrap_or_else(|| tracked.euid.to_string())
+    } else {
+        String::new()
+    };
+    let facts = ProcessFacts {
+        pid,
+        comm: comm.to_string(),
+        cmdline: std::mem::take(&mut tracked.cmdline),
+        euid: tracked.euid,
+        username,
+    };
+    let own = settings
+        .groups
+        .iter()
+        .enumerate()
+        .find_map(|(index, g)| g.matches(index, &facts, dynamic).map(|name| (index, name)));
+    tracked.cmdline = facts.cmdline;
+    own
+}
+
+fn load_users() -> HashMap<u32, String> {
+    std::fs::read_to_string("/etc/passwd")
+        .map(|text| parse_passwd(&text))
+        .unwrap_or_default()
+}
+
+/// Forgets the processes not seen this collection (they exited), also as socket owners.
+fn forget_exited(state: &mut State, mut dynamic: DynamicFacts) {
+    let cycle = state.cycle;
+    state.procs.retain(|_, t| t.seen == cycle);
+    for owners in dynamic.port_owners.values_mut() {
+        owners.retain(|pid| state.procs.contains_key(pid));
+    }
+    state.port_owners = dynamic.port_owners;
+}
+
+/// Which group each process is in, by pid: its own match, or (`children: true`) its nearest
+/// matched ancestor's.
 fn memberships(settings: &Settings, state: &State) -> Vec<(u32, String)> {
     let any_children = settings.any_children();
     let mut resolved: HashMap<u32, Option<(usize, String)>> = HashMap::new();
@@ -771,6 +723,57 @@ fn inherited(
     };
     resolved.insert(pid, found.clone());
     found
+}
+
+/// Pass 2: reads the grouped processes and adds them up per group.
+fn read_groups(
+    settings: &Settings,
+    state: &mut State,
+    reader: &mut ProcReader,
+    membership: Vec<(u32, String)>,
+    first_ticks: u64,
+    boot_time: u64,
+    deadline: Instant,
+) -> Tally {
+    let mut tally = Tally {
+        grouped_pids: membership.iter().map(|(pid, _)| *pid).collect(),
+        ..Tally::default()
+    };
+    for (n, (pid, group_name)) in membership.into_iter().enumerate() {
+        if n % 64 == 0 && Instant::now() > deadline {
+            tally.timed_out = true;
+            break;
+        }
+        let Some(tracked) = state.procs.get_mut(&pid) else {
+            continue;
+        };
+        let mut missing = Missing::default();
+        let Some(mut reading) = read_process(settings, reader, pid, &tracked.stat, &mut missing)
+        else {
+            // It exited while we read it.
+            continue;
+        };
+        let growth = growth_since_baseline(tracked, reading.counts, &missing, first_ticks);
+        let threads = std::mem::take(&mut reading.threads);
+        tally
+            .groups_now
+            .entry(group_name.clone())
+            .or_default()
+            .add_process(tracked, reading, boot_time);
+        tally
+            .group_growth
+            .entry(group_name.clone())
+            .or_default()
+            .add(&growth);
+        if settings.threads {
+            track_threads(tracked, threads, &group_name, &mut tally.thread_now);
+        }
+        if !missing.is_empty() {
+            state.partial_errors += 1;
+        }
+        missing.add_problems(pid, &tracked.stat.comm, &mut tally.problems);
+    }
+    tally
 }
 
 /// Reads the per-collection figures of one grouped process. None when it exited meanwhile.
@@ -937,4 +940,158 @@ fn read_process(
 fn read_wchan(reader: &mut ProcReader, pid: u32, tid: Option<u32>) -> Option<String> {
     let text = reader.read(pid, tid, "wchan").ok()?.trim();
     (!text.is_empty() && text != "0").then(|| text.to_string())
+}
+
+/// What a process used since it was last read, which becomes its new baseline.
+fn growth_since_baseline(
+    tracked: &mut Tracked,
+    mut counts: Counts,
+    missing: &Missing,
+    first_ticks: u64,
+) -> Counts {
+    // A figure that could not be read this time keeps its last value: no growth, and no
+    // jump when it can be read again.
+    if missing.includes("io") {
+        let before = tracked.baseline.unwrap_or_default();
+        counts.read_bytes = before.read_bytes;
+        counts.write_bytes = before.write_bytes;
+    }
+    let growth = match tracked.baseline {
+        Some(before) => counts.since(&before),
+        None if tracked.starttime > first_ticks => counts,
+        None => Counts::default(),
+    };
+    tracked.baseline = Some(counts);
+    growth
+}
+
+impl GroupNow {
+    fn add_process(&mut self, tracked: &Tracked, reading: ProcessReading, boot_time: u64) {
+        self.procs += 1;
+        self.resident += reading.resident;
+        self.virtual_bytes += reading.virtual_bytes;
+        self.swapped += reading.swapped;
+        self.proportional_resident += reading.pss;
+        self.proportional_swapped += reading.swap_pss;
+        if let Some(fds) = reading.open_fds {
+            self.open_fds += fds;
+            if let Some(limit) = reading.fd_limit.filter(|&l| l > 0) {
+                let ratio = fds as f64 / limit as f64;
+                if ratio > self.worst_fd_ratio {
+                    self.worst_fd_ratio = ratio;
+                }
+            }
+        }
+        self.threads += tracked.stat.num_threads;
+        self.states.count(tracked.stat.state);
+        // process-exporter counts a multi-threaded process once by its own state and once
+        // more per thread; kept for identical numbers.
+        for &state in &reading.status_state_threads {
+            self.states.count(state);
+        }
+        let start = boot_time + tracked.starttime / CLOCK_TICKS_PER_SECOND;
+        self.oldest_start = Some(self.oldest_start.map_or(start, |s| s.min(start)));
+        for wchan in reading.wchans {
+            *self.wchans.entry(wchan).or_default() += 1;
+        }
+    }
+}
+
+/// Adds what each thread used since the last collection to its (group, thread name), and
+/// keeps the threads' counts as their new baselines.
+fn track_threads(
+    tracked: &mut Tracked,
+    readings: Vec<(u32, u64, String, Counts)>,
+    group_name: &str,
+    thread_now: &mut BTreeMap<(String, String), ThreadReport>,
+) {
+    let mut threads = HashMap::with_capacity(readings.len());
+    for (tid, starttime, name, counts) in readings {
+        let growth = match tracked.threads.get(&tid) {
+            Some(t) if t.starttime == starttime => counts.since(&t.baseline),
+            _ => Counts::default(),
+        };
+        threads.insert(
+            tid,
+            ThreadTrack {
+                starttime,
+                baseline: counts,
+            },
+        );
+        let entry = thread_now
+            .entry((group_name.to_string(), name))
+            .or_default();
+        entry.count += 1;
+        entry.counts.add(&growth);
+    }
+    tracked.threads = threads;
+}
+
+/// A process in no group now starts afresh if it joins one later.
+fn forget_baselines_outside_groups(state: &mut State, grouped_pids: &HashSet<u32>) {
+    for (pid, tracked) in state.procs.iter_mut() {
+        if !grouped_pids.contains(pid) {
+            tracked.baseline = None;
+            tracked.threads.clear();
+        }
+    }
+}
+
+/// Adds this collection's growth to the totals, which outlive the processes that made them.
+fn update_totals(settings: &Settings, state: &mut State, tally: &mut Tally) {
+    for (name, growth) in &tally.group_growth {
+        state
+            .group_totals
+            .entry(name.clone())
+            .or_default()
+            .add(growth);
+    }
+    for name in tally.groups_now.keys() {
+        state.group_totals.entry(name.clone()).or_default();
+    }
+    if settings.remove_empty_groups {
+        state
+            .group_totals
+            .retain(|name, _| tally.groups_now.contains_key(name));
+    }
+    let mut thread_totals = BTreeMap::new();
+    for (key, report) in &mut tally.thread_now {
+        let mut total = state.thread_totals.get(key).copied().unwrap_or_default();
+        total.add(&report.counts);
+        report.counts = total;
+        thread_totals.insert(key.clone(), total);
+    }
+    state.thread_totals = thread_totals;
+}
+
+/// Every known group with its totals and this collection's gauges.
+fn build_report(state: &State, mut tally: Tally, problems: Vec<CollectError>) -> Report {
+    let groups = state
+        .group_totals
+        .iter()
+        .map(|(name, counts)| {
+            (
+                name.clone(),
+                GroupReport {
+                    counts: *counts,
+                    now: tally.groups_now.remove(name).unwrap_or_default(),
+                },
+            )
+        })
+        .collect();
+    Report {
+        groups,
+        threads: tally.thread_now,
+        scrape_errors: state.scrape_errors,
+        procread_errors: state.procread_errors,
+        partial_errors: state.partial_errors,
+        problems,
+    }
+}
+
+fn timeout(processes: usize) -> CollectError {
+    CollectError::new(
+        Reason::Timeout,
+        format!("the deadline passed while reading {processes} processes"),
+    )
 }

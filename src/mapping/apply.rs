@@ -1,0 +1,692 @@
+//! Applying compiled rules to one document: paths, labels and values are evaluated, what was
+//! found becomes numbers, and the series go into families, with problems reported per series.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use super::compile::{CompiledRule, CompiledValue};
+use super::jsonpath::{render, Evaluated, Expr, Hit};
+use super::number::{count_chars, parse_number_text, unquote_extend, version_number};
+use crate::collector::{CollectError, Collection, Reason};
+use crate::model::{Labels, MetricFamily};
+
+/// At most this many problems of one kind are listed per rule and collection; the rest are
+/// summed up in one more problem, so a 100 000-element array with a bad path cannot flood the
+/// log and the status page.
+const PROBLEMS_LISTED_PER_RULE: usize = 5;
+
+/// Applies the rules to one document.
+pub(super) fn apply_rules(rules: &[CompiledRule], data: &Value) -> Collection {
+    let mut out = Output::default();
+    for rule in rules {
+        apply_rule(rule, Hit::root(data), &[], &mut out);
+    }
+    out.finish()
+}
+
+/// Families being built, with duplicate detection and capped problem lists.
+#[derive(Default)]
+struct Output {
+    families: Vec<MetricFamily>,
+    /// Family name → its index in `families`, and the label-set hashes it holds, each with the
+    /// indices of its samples (compared in full on a hash match, so collisions cannot drop a
+    /// series; hashing instead of keeping a copy of every label set saves the allocations).
+    by_name: HashMap<String, (usize, HashMap<u64, Vec<usize>>)>,
+    problems: Vec<CollectError>,
+    /// Problems per (rule location, reason), listed or not.
+    problem_counts: BTreeMap<(String, Reason), usize>,
+}
+
+impl Output {
+    fn problem(&mut self, rule: &CompiledRule, reason: Reason, message: String) {
+        let count = self
+            .problem_counts
+            .entry((rule.location.clone(), reason))
+            .or_insert(0);
+        *count += 1;
+        if *count <= PROBLEMS_LISTED_PER_RULE {
+            self.problems.push(CollectError::new(
+                reason,
+                format!("{}: {message}", rule.location),
+            ));
+        }
+    }
+
+    /// A mapping problem given in the rule's own words (`missing_message`), without the rule's
+    /// location: the sentence is meant for the user of a preset.
+    fn problem_in_words(&mut self, rule: &CompiledRule, message: String) {
+        let count = self
+            .problem_counts
+            .entry((rule.location.clone(), Reason::Mapping))
+            .or_insert(0);
+        *count += 1;
+        if *count <= PROBLEMS_LISTED_PER_RULE {
+            self.problems
+                .push(CollectError::new(Reason::Mapping, message));
+        }
+    }
+
+    fn push(
+        &mut self,
+        rule: &CompiledRule,
+        value: &CompiledValue,
+        labels: &Labels,
+        number: f64,
+        timestamp_ms: Option<i64>,
+    ) {
+        let (index, seen) = match self.by_name.get_mut(&value.family) {
+            Some(entry) => entry,
+            None => {
+                self.families.push(MetricFamily::new(
+                    value.family.clone(),
+                    value.help.clone(),
+                    value.metric_type,
+                ));
+                self.by_name
+                    .entry(value.family.clone())
+                    .or_insert((self.families.len() - 1, HashMap::new()))
+            }
+        };
+        let family = &mut self.families[*index];
+        let same_hash = seen.entry(label_hash(labels)).or_default();
+        if same_hash
+            .iter()
+            .any(|&sample| family.samples[sample].labels == *labels)
+        {
+            let message = format!(
+                "`{}` already has a series with labels {{{}}}; the later one was dropped",
+                value.family,
+                labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            self.problem(rule, Reason::DuplicateSeries, message);
+            return;
+        }
+        same_hash.push(family.samples.len());
+        let mut sample = crate::model::Sample::new(labels.clone(), number);
+        sample.timestamp_ms = timestamp_ms;
+        family.samples.push(sample);
+    }
+
+    fn finish(mut self) -> Collection {
+        for ((location, reason), count) in &self.problem_counts {
+            if *count > PROBLEMS_LISTED_PER_RULE {
+                self.problems.push(CollectError::new(
+                    *reason,
+                    format!(
+                        "{location}: {} more series had {reason} problems like the above",
+                        count - PROBLEMS_LISTED_PER_RULE
+                    ),
+                ));
+            }
+        }
+        Collection {
+            families: self.families,
+            problems: self.problems,
+        }
+    }
+}
+
+fn label_hash(labels: &Labels) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    labels.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn apply_rule(
+    rule: &CompiledRule,
+    node: Hit<'_>,
+    inherited: &[(String, String)],
+    out: &mut Output,
+) {
+    let objects = match &rule.selector {
+        None => vec![node],
+        Some(selector) => {
+            let (objects, absent) = selector.select(node);
+            if objects.is_empty() {
+                if let Some(absent) = absent {
+                    if !rule.allow_missing_key {
+                        out.problem(rule, Reason::Mapping, format!("path {absent}"));
+                    }
+                }
+            }
+            objects
+        }
+    };
+    for object in objects {
+        let labels = evaluate_labels(rule, object, inherited, out);
+        if !rule.values.is_empty() {
+            let timestamp_ms = rule
+                .timestamp
+                .as_ref()
+                .and_then(|expr| evaluate_timestamp(rule, expr, object, out));
+            for value in &rule.values {
+                match evaluate_value(rule, value, object) {
+                    Ok(Some(number)) => out.push(rule, value, &labels, number, timestamp_ms),
+                    Ok(None) => {}
+                    Err(ValueError::Missing(_)) if rule.missing_message.is_some() => {
+                        let message = rule.missing_message.clone().unwrap_or_default();
+                        out.problem_in_words(rule, message);
+                    }
+                    Err(ValueError::Missing(message) | ValueError::Bad(message)) => out.problem(
+                        rule,
+                        Reason::Mapping,
+                        format!("`{}`{}: {message}", value.family, describe(object)),
+                    ),
+                }
+            }
+        }
+        for child in &rule.children {
+            apply_rule(child, object, &labels, out);
+        }
+    }
+}
+
+/// ` (object `key`)` for problems about one object of many.
+fn describe(object: Hit<'_>) -> String {
+    match object.key {
+        Some(key) => format!(" (object `{key}`)"),
+        None => String::new(),
+    }
+}
+
+/// The labels of one series: inherited ones plus this rule's, sorted by name (as
+/// client_golang writes them).
+fn evaluate_labels(
+    rule: &CompiledRule,
+    object: Hit<'_>,
+    inherited: &[(String, String)],
+    out: &mut Output,
+) -> Labels {
+    let mut labels: Labels = inherited.to_vec();
+    for (name, expr) in &rule.labels {
+        let value = match expr.evaluate(object) {
+            Evaluated::Missing(what) => {
+                if !rule.allow_missing_key {
+                    out.problem(
+                        rule,
+                        Reason::Mapping,
+                        format!("label `{name}`{}: {what}; left empty", describe(object)),
+                    );
+                }
+                String::new()
+            }
+            Evaluated::Json(v) => compat_text(expr, render(v).into_owned()),
+            Evaluated::Text(text) => compat_text(expr, text),
+        };
+        labels.push((name.clone(), value));
+    }
+    labels.sort();
+    labels
+}
+
+/// json_exporter strips one pair of enclosing quotes from what a kubectl template produced;
+/// RFC 9535 results are kept verbatim.
+fn compat_text(expr: &Expr, text: String) -> String {
+    match expr {
+        Expr::Template(_) => unquote_extend(&text).unwrap_or(text),
+        Expr::Rfc9535(_) => text,
+    }
+}
+
+fn evaluate_timestamp(
+    rule: &CompiledRule,
+    expr: &Expr,
+    object: Hit<'_>,
+    out: &mut Output,
+) -> Option<i64> {
+    let parsed = match expr.evaluate(object) {
+        Evaluated::Missing(what) => {
+            if rule.allow_missing_key {
+                return None;
+            }
+            Err(what)
+        }
+        Evaluated::Json(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| format!("{n} is not an integer number of milliseconds")),
+        Evaluated::Json(Value::String(s)) => parse_epoch_ms(s),
+        Evaluated::Text(s) => parse_epoch_ms(&s),
+        Evaluated::Json(other) => Err(format!("{other} is not a number of milliseconds")),
+    };
+    match parsed {
+        Ok(ms) => Some(ms),
+        Err(message) => {
+            out.problem(
+                rule,
+                Reason::Mapping,
+                format!("epochTimestamp{}: {message}", describe(object)),
+            );
+            None
+        }
+    }
+}
+
+fn parse_epoch_ms(text: &str) -> Result<i64, String> {
+    let text = text.strip_suffix("u64").unwrap_or(text);
+    text.parse()
+        .map_err(|_| format!("`{text}` is not an integer number of milliseconds"))
+}
+
+/// Why a value gave no number.
+enum ValueError {
+    /// The path found nothing.
+    Missing(String),
+    /// What it found is not a number.
+    Bad(String),
+}
+
+/// The number for one value of one object: `Ok(None)` when it is missing and that is allowed.
+fn evaluate_value(
+    rule: &CompiledRule,
+    value: &CompiledValue,
+    object: Hit<'_>,
+) -> Result<Option<f64>, ValueError> {
+    let missing = |what: String| {
+        if let Some(number) = rule.missing_value {
+            Ok(Some(number))
+        } else if rule.allow_missing_key {
+            Ok(None)
+        } else {
+            Err(ValueError::Missing(what))
+        }
+    };
+    if rule.sum {
+        let (hits, absent) = value.expr.select(object);
+        if hits.is_empty() {
+            return missing(absent.unwrap_or_else(|| "the path matched nothing".to_string()));
+        }
+        let mut total = 0.0;
+        for hit in hits {
+            match one_number(rule, value, Evaluated::Json(hit.value)) {
+                Ok(Some(number)) => total += number,
+                Ok(None) => {}
+                Err(message) => return Err(ValueError::Bad(message)),
+            }
+        }
+        return Ok(Some(scaled(rule, total)));
+    }
+    match value.expr.evaluate(object) {
+        Evaluated::Missing(what) => missing(what),
+        evaluated => one_number(rule, value, evaluated)
+            .map(|number| number.map(|n| scaled(rule, n)))
+            .map_err(ValueError::Bad),
+    }
+}
+
+fn scaled(rule: &CompiledRule, number: f64) -> f64 {
+    match rule.scale {
+        Some(scale) => number * scale,
+        None => number,
+    }
+}
+
+/// One found value as a number (before `scale`).
+fn one_number(
+    rule: &CompiledRule,
+    value: &CompiledValue,
+    evaluated: Evaluated<'_>,
+) -> Result<Option<f64>, String> {
+    let number = match evaluated {
+        Evaluated::Missing(what) => return Err(what),
+        Evaluated::Json(json) => {
+            if let Some(chars) = &rule.count_chars {
+                count_chars(&render(json), chars)
+            } else if let Some(widths) = &rule.version_number {
+                let text = render(json);
+                version_number(&text, widths)
+                    .ok_or_else(|| format!("no dotted version number in {text:?}"))?
+            } else if let Some(number) = mapped(rule, value, || render(json)) {
+                number
+            } else {
+                match json {
+                    Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+                    Value::Bool(b) => f64::from(u8::from(*b)),
+                    // json_exporter turns null into NaN.
+                    Value::Null => f64::NAN,
+                    Value::String(s) => match text_number(rule, s)? {
+                        Some(number) => number,
+                        None => return Ok(None),
+                    },
+                    Value::Array(_) => return Err("found an array, not a number".to_string()),
+                    Value::Object(_) => return Err("found an object, not a number".to_string()),
+                }
+            }
+        }
+        Evaluated::Text(text) => {
+            if let Some(chars) = &rule.count_chars {
+                count_chars(&text, chars)
+            } else if let Some(widths) = &rule.version_number {
+                version_number(&text, widths)
+                    .ok_or_else(|| format!("no dotted version number in {text:?}"))?
+            } else if let Some(number) = mapped(rule, value, || text.as_str().into()) {
+                number
+            } else {
+                match text_number(rule, &text)? {
+                    Some(number) => number,
+                    None => return Ok(None),
+                }
+            }
+        }
+    };
+    Ok(Some(number))
+}
+
+/// `valueconverter` (case-insensitive), then `value_map` (exact), then `value_map_default`
+/// for a non-empty text.
+fn mapped<'a>(
+    rule: &CompiledRule,
+    value: &CompiledValue,
+    text: impl FnOnce() -> std::borrow::Cow<'a, str>,
+) -> Option<f64> {
+    if value.converter.is_empty() && rule.value_map.is_empty() && rule.value_map_default.is_none() {
+        return None;
+    }
+    let text = text();
+    if !value.converter.is_empty() {
+        if let Some(number) = value.converter.get(&text.to_lowercase()) {
+            return Some(*number);
+        }
+    }
+    if let Some(number) = rule.value_map.get(text.as_ref()) {
+        return Some(*number);
+    }
+    rule.value_map_default.filter(|_| !text.is_empty())
+}
+
+/// A string as a number, as json_exporter reads it: `Ok(None)` for an empty string when
+/// `allow_missing_key` is set.
+fn text_number(rule: &CompiledRule, text: &str) -> Result<Option<f64>, String> {
+    if text.is_empty() && rule.allow_missing_key {
+        return Ok(None);
+    }
+    let unquoted = unquote_extend(text);
+    let text = unquoted.as_deref().unwrap_or(text);
+    if let Some(number) = parse_number_text(text) {
+        return Ok(Some(number));
+    }
+    rule.units
+        .iter()
+        .find_map(|(suffix, factor)| {
+            let number = text.strip_suffix(suffix.as_str())?.trim_end();
+            number.parse::<f64>().ok().map(|n| n * factor)
+        })
+        .map(Some)
+        .ok_or_else(|| format!("{text:?} is not a number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::test_support::{apply, series};
+    use serde_json::json;
+
+    #[test]
+    fn value_conversions() {
+        let c = apply(
+            "- {name: n, path: '{.n}'}\n- {name: s, path: '{.s}'}\n- {name: b, path: '{.b}'}\n- {name: z, path: '{.z}'}\n- {name: t, path: '{.t}'}\n- {name: bad, path: '{.bad}'}\n- {name: q, path: '{.q}'}\n",
+            json!({"n": 1.5, "s": "42", "b": false, "z": null, "t": "TRUE", "bad": "1000 MB", "q": "\"7\""}),
+        );
+        let s = series(&c);
+        assert_eq!(&s[..3], ["n{} 1.5", "s{} 42", "b{} 0"]);
+        assert_eq!(s[3], "z{} NaN");
+        assert_eq!(s[4], "t{} 1");
+        assert_eq!(s[5], "q{} 7");
+        assert_eq!(c.problems.len(), 1);
+        assert_eq!(c.problems[0].reason, Reason::Mapping);
+        assert!(c.problems[0].message.contains("metrics[5] (bad)"));
+        assert!(c.problems[0]
+            .message
+            .contains("\"1000 MB\" is not a number"));
+    }
+
+    #[test]
+    fn extensions() {
+        let c = apply(
+            r#"
+- name: queue_messages
+  type: object
+  path: '{ .queues.* }'
+  labels: {queue: '{$key}'}
+  values: {ready: '{.ready}'}
+- name: queue_up
+  type: object
+  path: '$.queues.*'
+  labels: {queue: 'q-{$key}'}
+  values: {state: '$.state'}
+  value_map: {UP: 1, DOWN: 0}
+- name: apache_scoreboard
+  path: '{.Scoreboard}'
+  count_chars: "_"
+  labels: {state: idle}
+- name: apache_scoreboard
+  path: '{.Scoreboard}'
+  count_chars: "SRW"
+  labels: {state: busy}
+- name: latency_seconds
+  path: '{.latency_ms}'
+  scale: 0.001
+"#,
+            json!({
+                "queues": {"alpha": {"ready": 3, "state": "UP"}, "beta": {"ready": 0, "state": "DOWN"}},
+                "Scoreboard": "__RW_K.",
+                "latency_ms": 250
+            }),
+        );
+        assert_eq!(
+            series(&c),
+            [
+                r#"queue_messages_ready{queue="alpha"} 3"#,
+                r#"queue_messages_ready{queue="beta"} 0"#,
+                r#"queue_up_state{queue="q-alpha"} 1"#,
+                r#"queue_up_state{queue="q-beta"} 0"#,
+                r#"apache_scoreboard{state="idle"} 3"#,
+                r#"apache_scoreboard{state="busy"} 2"#,
+                r#"latency_seconds{} 0.25"#,
+            ]
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        assert_eq!(c.families.len(), 4, "one family for both scoreboard rules");
+    }
+
+    #[test]
+    fn value_map_default_covers_unlisted_values_but_not_empty_ones() {
+        let c = apply(
+            "- name: up\n  type: object\n  path: '{[*]}'\n  labels: {s: '{.s}'}\n  values: {v: '{.s}'}\n  value_map: {UP: 1}\n  value_map_default: 0\n  allow_missing_key: true\n",
+            json!([{"s": "UP"}, {"s": "DOWN 1/2"}, {"s": "7"}, {"s": ""}]),
+        );
+        assert_eq!(
+            series(&c),
+            [
+                r#"up_v{s="UP"} 1"#,
+                r#"up_v{s="DOWN 1/2"} 0"#,
+                r#"up_v{s="7"} 0"#
+            ]
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+    }
+
+    #[test]
+    fn nested_arrays_get_a_label_per_level() {
+        let c = apply(
+            r#"
+- name: databases
+  type: object
+  path: '{ .databases[*] }'
+  labels: {database: '{ .name }'}
+  metrics:
+    - name: table
+      type: object
+      path: '{ .tables[*] }'
+      labels: {table: '{ .name }'}
+      values: {rows: '{ .rows }'}
+      metrics:
+        - name: column_nulls
+          type: object
+          path: '{ .columns.* }'
+          labels: {column: '{$key}'}
+          values: {total: '{ .nulls }'}
+"#,
+            json!({"databases": [
+                {"name": "shop", "tables": [
+                    {"name": "orders", "rows": 10, "columns": {"id": {"nulls": 0}}},
+                    {"name": "users", "rows": 5, "columns": {}}
+                ]},
+                {"name": "logs", "tables": [{"name": "events", "rows": 99}]}
+            ]}),
+        );
+        assert_eq!(
+            series(&c),
+            [
+                r#"table_rows{database="shop",table="orders"} 10"#,
+                r#"table_rows{database="shop",table="users"} 5"#,
+                r#"table_rows{database="logs",table="events"} 99"#,
+                r#"column_nulls_total{column="id",database="shop",table="orders"} 0"#,
+            ]
+        );
+        // `events` has no `columns`: reported once, the rest is kept.
+        assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+        assert!(c.problems[0].message.contains("columns"));
+    }
+
+    #[test]
+    fn missing_keys_cost_one_series() {
+        let c = apply(
+            "- name: v\n  type: object\n  path: '{.items[*]}'\n  labels: {id: '{.id}'}\n  values: {x: '{.x}'}\n",
+            json!({"items": [{"id": "a", "x": 1}, {"id": "b"}, {"x": 3}]}),
+        );
+        assert_eq!(series(&c), [r#"v_x{id="a"} 1"#, r#"v_x{id=""} 3"#]);
+        assert_eq!(c.problems.len(), 2);
+        assert!(c.problems.iter().all(|p| p.reason == Reason::Mapping));
+        assert!(
+            c.problems[0].message.contains("`x` is not found"),
+            "{:?}",
+            c.problems
+        );
+    }
+
+    #[test]
+    fn filters_matching_nothing_are_not_problems() {
+        let c = apply(
+            "- name: v\n  type: object\n  path: '{.items[?(@.state == \"X\")]}'\n  values: {x: '{.x}'}\n",
+            json!({"items": [{"state": "A", "x": 1}]}),
+        );
+        assert!(c.families.is_empty());
+        assert!(c.problems.is_empty());
+    }
+
+    #[test]
+    fn duplicates_are_dropped_and_counted() {
+        let c = apply(
+            "- name: v\n  type: object\n  path: '{[*]}'\n  labels: {id: '{.id}'}\n  values: {x: '{.x}'}\n",
+            json!([{"id": "a", "x": 1}, {"id": "a", "x": 2}, {"id": "b", "x": 3}]),
+        );
+        assert_eq!(series(&c), [r#"v_x{id="a"} 1"#, r#"v_x{id="b"} 3"#]);
+        assert_eq!(c.problems.len(), 1);
+        assert_eq!(c.problems[0].reason, Reason::DuplicateSeries);
+    }
+
+    #[test]
+    fn problems_are_capped_per_rule() {
+        let items: Vec<Value> = (0..100).map(|i| json!({"id": i})).collect();
+        let c = apply(
+            "- name: v\n  type: object\n  path: '{[*]}'\n  labels: {id: '{.id}'}\n  values: {x: '{.x}'}\n",
+            Value::Array(items),
+        );
+        assert_eq!(c.problems.len(), PROBLEMS_LISTED_PER_RULE + 1);
+        assert!(c.problems[PROBLEMS_LISTED_PER_RULE]
+            .message
+            .contains("95 more series"));
+    }
+
+    #[test]
+    fn timestamps() {
+        let c = apply(
+            "- name: a\n  path: '{.v}'\n  epochTimestamp: '{.ts}'\n- name: b\n  path: '{.v}'\n  epochTimestamp: '{.tss}'\n- name: c\n  path: '{.v}'\n  epochTimestamp: '{.nope}'\n- name: d\n  path: '{.v}'\n  epochTimestamp: '{.nope}'\n  allow_missing_key: true\n",
+            json!({"v": 1, "ts": 1657568506000_i64, "tss": "1657568506001"}),
+        );
+        let ts: Vec<Option<i64>> = c
+            .families
+            .iter()
+            .map(|f| f.samples[0].timestamp_ms)
+            .collect();
+        assert_eq!(ts, [Some(1657568506000), Some(1657568506001), None, None]);
+        assert_eq!(c.problems.len(), 1, "only c reports its missing timestamp");
+    }
+
+    #[test]
+    fn sum_adds_what_the_path_selects() {
+        let c = apply(
+            r#"
+- name: cpu_ms
+  path: "{ ['CPUUser','CPUChildrenUser'] }"
+  sum: true
+  scale: 1000
+- name: partial
+  path: "{ ['CPUUser','nope'] }"
+  sum: true
+- name: sizes
+  path: '$.items[*].size'
+  sum: true
+- name: none
+  path: "{ ['x','y'] }"
+  sum: true
+- name: none_allowed
+  path: "{ ['x','y'] }"
+  sum: true
+  allow_missing_key: true
+"#,
+            json!({"CPUUser": ".02", "CPUChildrenUser": "0.5", "items": [{"size": 2}, {"size": "3"}]}),
+        );
+        assert_eq!(series(&c), ["cpu_ms{} 520", "partial{} 0.02", "sizes{} 5"]);
+        assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+        assert!(c.problems[0].message.contains("metrics[3] (none)"));
+    }
+
+    #[test]
+    fn version_numbers_as_values() {
+        let c = apply(
+            "- {name: v, path: '{.ServerVersion}', version_number: [2, 3]}\n- {name: bad, path: '{.x}', version_number: [2]}\n",
+            json!({"ServerVersion": "Apache/2.4.71 (Debian)", "x": "unknown"}),
+        );
+        assert_eq!(series(&c), ["v{} 2.04071"]);
+        assert!(c.problems[0].message.contains("no dotted version"));
+    }
+
+    #[test]
+    fn missing_value_and_missing_message() {
+        let c = apply(
+            r#"
+- {name: load, path: '{.CPULoad}', missing_value: 0, scale: 100}
+- {name: load_present, path: '{.Present}', missing_value: 0, scale: 100}
+- name: accesses
+  path: "{ ['Total Accesses'] }"
+  missing_message: 'ExtendedStatus is off: set `ExtendedStatus On`'
+- {name: quiet, path: '{.Other}', allow_missing_key: true, missing_message: unused}
+"#,
+            json!({"Present": "0.5"}),
+        );
+        assert_eq!(series(&c), ["load{} 0", "load_present{} 50"]);
+        assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+        assert_eq!(c.problems[0].reason, Reason::Mapping);
+        assert_eq!(
+            c.problems[0].message,
+            "ExtendedStatus is off: set `ExtendedStatus On`"
+        );
+    }
+
+    #[test]
+    fn unit_suffixes() {
+        let c = apply(
+            "- {name: a, path: '{.a}', units: {K: 1, k: 1, M: 1024, MB: 1000}}\n- {name: b, path: '{.b}', units: {K: 1, M: 1024, MB: 1000}}\n- {name: c, path: '{.c}', units: {K: 1, M: 1024, MB: 1000}}\n- {name: d, path: '{.d}', units: {K: 1}}\n- {name: e, path: '{.e}', units: {K: 1}}\n",
+            json!({"a": "4K", "b": "1.5 M", "c": "2MB", "d": "7", "e": "xK"}),
+        );
+        assert_eq!(series(&c), ["a{} 4", "b{} 1536", "c{} 2000", "d{} 7"]);
+        assert!(c.problems[0].message.contains("\"xK\" is not a number"));
+    }
+}

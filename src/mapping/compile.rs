@@ -1,0 +1,361 @@
+//! Compiling rules: every name, path, template and value table of the rule model is checked
+//! once, when the config is loaded, so that applying the rules on each collection cannot meet a
+//! bad rule. Errors name the rule (`metrics[2] (name)`) and the field.
+
+use std::collections::HashMap;
+
+use super::jsonpath::Expr;
+use super::number::parse_number_text;
+use super::rule::{MetricRule, RuleType};
+use crate::model::{is_valid_label_name, is_valid_metric_name, MetricType};
+
+#[derive(Debug, Clone)]
+pub(super) struct CompiledRule {
+    /// `metrics[2] (example_value)`, for problems.
+    pub(super) location: String,
+    /// `type: object`: the objects to read; `type: value`: `None` (the node itself).
+    pub(super) selector: Option<Expr>,
+    pub(super) values: Vec<CompiledValue>,
+    pub(super) labels: Vec<(String, Expr)>,
+    pub(super) timestamp: Option<Expr>,
+    pub(super) allow_missing_key: bool,
+    pub(super) value_map: HashMap<String, f64>,
+    pub(super) value_map_default: Option<f64>,
+    pub(super) count_chars: Option<Vec<char>>,
+    pub(super) scale: Option<f64>,
+    pub(super) sum: bool,
+    pub(super) version_number: Option<Vec<usize>>,
+    pub(super) missing_value: Option<f64>,
+    pub(super) missing_message: Option<String>,
+    /// `units`, longest suffix first.
+    pub(super) units: Vec<(String, f64)>,
+    pub(super) children: Vec<CompiledRule>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct CompiledValue {
+    pub(super) family: String,
+    pub(super) help: String,
+    pub(super) metric_type: MetricType,
+    pub(super) expr: Expr,
+    /// `valueconverter` for this value, keys lower-cased.
+    pub(super) converter: HashMap<String, f64>,
+}
+
+/// Compiles a whole `metrics:` list. A family made by several rules must have one type in all
+/// of them.
+pub(super) fn compile_rules(rules: &[MetricRule]) -> Result<Vec<CompiledRule>, String> {
+    let mut types: HashMap<String, MetricType> = HashMap::new();
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| compile_rule(rule, format!("metrics[{i}]"), &[], &mut types))
+        .collect()
+}
+
+fn compile_rule(
+    rule: &MetricRule,
+    at: String,
+    inherited_labels: &[String],
+    types: &mut HashMap<String, MetricType>,
+) -> Result<CompiledRule, String> {
+    let location = format!("{at} ({})", rule.name);
+    let fail = |field: &str, message: String| format!("{location}: {field}: {message}");
+
+    if let Some(engine) = rule.engine.as_deref() {
+        if engine != "jsonpath" {
+            return Err(fail(
+                "engine",
+                format!("`{engine}` is not supported; only `jsonpath` is"),
+            ));
+        }
+    }
+    let compile_expr = |field: &str, source: &str| Expr::parse(source).map_err(|e| fail(field, e));
+
+    let help = rule.help.clone().unwrap_or_else(|| rule.name.clone());
+    let metric_type = rule.valuetype.metric_type();
+    let mut register = |family: &str, field: &str| -> Result<(), String> {
+        if !is_valid_metric_name(family) {
+            return Err(fail(
+                field,
+                format!("`{family}` is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"),
+            ));
+        }
+        match types.insert(family.to_string(), metric_type) {
+            Some(previous) if previous != metric_type => Err(fail(
+                "valuetype",
+                format!(
+                    "`{family}` is also made by another rule as {}, not {}",
+                    previous.text_name(),
+                    metric_type.text_name()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    };
+
+    let mut labels = Vec::new();
+    for (label, template) in &rule.labels {
+        if !is_valid_label_name(label) {
+            return Err(fail(
+                "labels",
+                format!("`{label}` is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
+            ));
+        }
+        if inherited_labels.contains(label) {
+            return Err(fail(
+                "labels",
+                format!("`{label}` is already set by the enclosing rule"),
+            ));
+        }
+        labels.push((
+            label.clone(),
+            compile_expr(&format!("labels.{label}"), template)?,
+        ));
+    }
+
+    let converter_for = |keys: &[&str]| -> Result<HashMap<String, f64>, String> {
+        let mut converter = HashMap::new();
+        for (key, table) in &rule.valueconverter {
+            if !keys.contains(&key.as_str()) {
+                continue;
+            }
+            for (from, to) in table {
+                let number = parse_number_text(to).ok_or_else(|| {
+                    fail(
+                        &format!("valueconverter.{key}.{from}"),
+                        format!("`{to}` is not a number"),
+                    )
+                })?;
+                converter.insert(from.to_lowercase(), number);
+            }
+        }
+        Ok(converter)
+    };
+
+    let mut values = Vec::new();
+    let selector = match rule.rule_type {
+        RuleType::Value => {
+            if !rule.values.is_empty() {
+                return Err(fail(
+                    "values",
+                    "`values` only apply to `type: object`".to_string(),
+                ));
+            }
+            if !rule.metrics.is_empty() {
+                return Err(fail(
+                    "metrics",
+                    "nested `metrics` only apply to `type: object`".to_string(),
+                ));
+            }
+            if rule.path.is_empty() {
+                return Err(fail("path", "a path is required".to_string()));
+            }
+            register(&rule.name, "name")?;
+            values.push(CompiledValue {
+                family: rule.name.clone(),
+                help: help.clone(),
+                metric_type,
+                expr: compile_expr("path", &rule.path)?,
+                converter: converter_for(&[rule.path.as_str(), rule.name.as_str()])?,
+            });
+            None
+        }
+        RuleType::Object => {
+            if rule.path.is_empty() {
+                return Err(fail("path", "a path is required".to_string()));
+            }
+            if rule.values.is_empty() && rule.metrics.is_empty() {
+                return Err(fail(
+                    "values",
+                    "a `type: object` rule needs `values` (or nested `metrics`)".to_string(),
+                ));
+            }
+            let selector = compile_expr("path", &rule.path)?;
+            selector.check_selector().map_err(|e| fail("path", e))?;
+            for (value_name, template) in &rule.values {
+                let family = format!("{}_{}", rule.name, value_name);
+                register(&family, &format!("values.{value_name}"))?;
+                values.push(CompiledValue {
+                    family,
+                    help: help.clone(),
+                    metric_type,
+                    expr: compile_expr(&format!("values.{value_name}"), template)?,
+                    converter: converter_for(&[template.as_str(), value_name.as_str()])?,
+                });
+            }
+            Some(selector)
+        }
+    };
+
+    let timestamp = rule
+        .epoch_timestamp
+        .as_deref()
+        .map(|source| compile_expr("epochTimestamp", source))
+        .transpose()?;
+
+    let count_chars = match rule.count_chars.as_deref() {
+        Some("") => {
+            return Err(fail(
+                "count_chars",
+                "give the characters to count, e.g. \"_\"".to_string(),
+            ))
+        }
+        Some(chars) => Some(chars.chars().collect()),
+        None => None,
+    };
+    if let Some(default) = rule.value_map_default {
+        if !default.is_finite() {
+            return Err(fail(
+                "value_map_default",
+                format!("`{default}` is not a finite number"),
+            ));
+        }
+    }
+    if rule.count_chars.is_some() && rule.version_number.is_some() {
+        return Err(fail(
+            "version_number",
+            "`count_chars` and `version_number` both read the text; use one".to_string(),
+        ));
+    }
+    if let Some(widths) = &rule.version_number {
+        if widths.is_empty() || widths.iter().any(|w| *w == 0 || *w > 9) {
+            return Err(fail(
+                "version_number",
+                "give the digits of each part after the first, 1 to 9 each, e.g. [2, 3]"
+                    .to_string(),
+            ));
+        }
+    }
+    if rule.sum {
+        for value in &values {
+            value.expr.check_selector().map_err(|_| {
+                fail(
+                    "sum",
+                    format!(
+                        "`{}`: with `sum: true` the path must be a single query such as \
+                         `{{ ['a','b'] }}` or `$.items[*].size`",
+                        value.family
+                    ),
+                )
+            })?;
+        }
+    }
+    let mut units: Vec<(String, f64)> = Vec::new();
+    for (suffix, factor) in &rule.units {
+        if suffix.is_empty() || !factor.is_finite() {
+            return Err(fail(
+                "units",
+                format!("`{suffix}: {factor}` needs a suffix and a finite factor"),
+            ));
+        }
+        units.push((suffix.clone(), *factor));
+    }
+    units.sort_by_key(|(suffix, _)| std::cmp::Reverse(suffix.len()));
+    if let Some(missing) = rule.missing_value {
+        if !missing.is_finite() {
+            return Err(fail(
+                "missing_value",
+                format!("`{missing}` is not a finite number"),
+            ));
+        }
+    }
+    if let Some(scale) = rule.scale {
+        if !scale.is_finite() {
+            return Err(fail("scale", format!("`{scale}` is not a finite number")));
+        }
+    }
+
+    let mut all_labels: Vec<String> = inherited_labels.to_vec();
+    all_labels.extend(rule.labels.keys().cloned());
+    let children = rule
+        .metrics
+        .iter()
+        .enumerate()
+        .map(|(i, child)| compile_rule(child, format!("{at}.metrics[{i}]"), &all_labels, types))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    Ok(CompiledRule {
+        location,
+        selector,
+        values,
+        labels,
+        timestamp,
+        allow_missing_key: rule.allow_missing_key,
+        value_map: rule
+            .value_map
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+        value_map_default: rule.value_map_default,
+        count_chars,
+        scale: rule.scale,
+        sum: rule.sum,
+        version_number: rule.version_number.clone(),
+        missing_value: rule.missing_value,
+        missing_message: rule.missing_message.clone(),
+        units,
+        children,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::mapping::test_support::compile_err;
+
+    #[test]
+    fn compile_errors_name_rule_and_field() {
+        let e = compile_err("- name: 9bad\n  path: '{.a}'\n");
+        assert!(e.contains("metrics[0] (9bad): name"), "{e}");
+        let e = compile_err("- name: ok\n  path: '{.a}'\n- name: b\n  path: '{.a'\n");
+        assert!(e.contains("metrics[1] (b): path"), "{e}");
+        let e = compile_err("- name: b\n  path: '{.a}'\n  labels: {__x: y}\n");
+        assert!(e.contains("labels"), "{e}");
+        let e = compile_err("- name: b\n  path: '{.a}'\n  labels: {x: '{.y'}\n");
+        assert!(e.contains("labels.x"), "{e}");
+        let e = compile_err("- name: b\n  type: object\n  path: '{.a}'\n  values: {c: '{.'}\n");
+        assert!(e.contains("values.c"), "{e}");
+        let e = compile_err("- name: b\n  type: object\n  path: '{.a}'\n  values: {'-': '1'}\n");
+        assert!(e.contains("b_-"), "{e}");
+        let e = compile_err("- name: b\n  type: object\n  path: 'x{.a}'\n  values: {c: 1}\n");
+        assert!(e.contains("exactly one query"), "{e}");
+        let e = compile_err("- name: b\n  type: object\n  path: '{.a}'\n");
+        assert!(e.contains("needs `values`"), "{e}");
+        let e = compile_err("- name: b\n  path: '{.a}'\n  values: {c: 1}\n");
+        assert!(e.contains("only apply to `type: object`"), "{e}");
+        let e = compile_err("- name: b\n  path: '.a'\n  engine: cel\n");
+        assert!(e.contains("engine"), "{e}");
+        let e = compile_err("- name: b\n  path: '{.a}'\n  count_chars: ''\n");
+        assert!(e.contains("count_chars"), "{e}");
+        let e = compile_err("- name: b\n  path: '$.a['\n");
+        assert!(e.contains("RFC 9535"), "{e}");
+        let e = compile_err(
+            "- name: b\n  path: '{.a}'\n  valuetype: gauge\n- name: b\n  path: '{.c}'\n  valuetype: counter\n",
+        );
+        assert!(e.contains("metrics[1] (b): valuetype"), "{e}");
+        let e = compile_err(
+            "- name: b\n  type: object\n  path: '{.a}'\n  valueconverter: {'{.s}': {UP: x}}\n  values: {s: '{.s}'}\n",
+        );
+        assert!(e.contains("valueconverter"), "{e}");
+        let e = compile_err(
+            "- name: p\n  type: object\n  path: '{.a[*]}'\n  labels: {x: '{.n}'}\n  metrics:\n  - name: c\n    type: object\n    path: '{.b[*]}'\n    labels: {x: '{.n}'}\n    values: {v: 1}\n",
+        );
+        assert!(e.contains("metrics[0].metrics[0] (c): labels"), "{e}");
+    }
+
+    #[test]
+    fn extension_fields_are_checked() {
+        let e = compile_err("- name: b\n  path: '{.a}'\n  value_map_default: .nan\n");
+        assert!(e.contains("value_map_default"), "{e}");
+        let e = compile_err("- name: s\n  path: 'a {.x} {.y}'\n  sum: true\n");
+        assert!(e.contains("metrics[0] (s): sum"), "{e}");
+        let e = compile_err("- {name: v, path: '{.a}', version_number: []}\n");
+        assert!(e.contains("version_number"), "{e}");
+        let e = compile_err("- {name: v, path: '{.a}', version_number: [2], count_chars: x}\n");
+        assert!(e.contains("version_number"), "{e}");
+        let e = compile_err("- {name: v, path: '{.a}', missing_value: .nan}\n");
+        assert!(e.contains("missing_value"), "{e}");
+        let e = compile_err("- {name: v, path: '{.a}', units: {'': 2}}\n");
+        assert!(e.contains("units"), "{e}");
+    }
+}
