@@ -12,9 +12,8 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sidecar_exporter::config::CollectorConfig;
 use sidecar_exporter::encode::{encode, Format};
-use sidecar_exporter::kinds::process::{procfs, ProcessCollector};
+use sidecar_exporter::kinds::process::{procfs, ProcessCollector, ProcessConfig};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -26,8 +25,6 @@ fn collector(proc_root: PathBuf) -> ProcessCollector {
     // `include_self`: the test's own pid may be one of the fixture's pids, which would otherwise
     // be skipped as the exporter's.
     let yaml = r#"
-name: app
-kind: process
 threads: true
 smaps: true
 include_self: true
@@ -38,7 +35,7 @@ groups:
   - {name: redis, comm: [redis-server]}
   - {name: '{{comm}}', comm: [pause]}
 "#;
-    let config: CollectorConfig = serde_yaml::from_str(yaml).expect("the collector config");
+    let config: ProcessConfig = serde_yaml::from_str(yaml).expect("the collector config");
     ProcessCollector::with_proc_root(&config, proc_root).expect("the collector")
 }
 
