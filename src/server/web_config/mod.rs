@@ -35,10 +35,12 @@
 //! Like exporter-toolkit, every path is protected by basic auth, `/-/healthy` included.
 //!
 //! The file is read at start (errors stop the start). Afterwards the file and the certificate,
-//! key and CA files it names are checked (one `stat` each) on every new connection and every
-//! request; when one changed they are read again, so a rotated certificate is served from the
-//! next handshake on. A changed file that fails to load is logged and the previous settings stay.
-//! Turning TLS on or off needs a restart: the listeners are set up once.
+//! key and CA files it names are checked (one `stat` each) before every TLS handshake and, by a
+//! background task, once a second; requests themselves never touch the files. When one changed
+//! they are read again, so a rotated certificate is served from the next handshake on, and
+//! changed users and headers apply within a second. A changed file that fails to load is logged
+//! and the previous settings stay. Turning TLS on or off needs a restart: the listeners are set
+//! up once.
 //!
 //! The parts follow exporter-toolkit's: this module is the file's model, parsing and loading;
 //! `tls` builds the TLS server config, `users` checks basic auth and holds the middleware,
@@ -63,7 +65,7 @@ use crate::config::load::yaml_error;
 use crate::config::ConfigError;
 
 pub use headers::ResponseHeaders;
-pub use reload::WebConfigHandle;
+pub use reload::{spawn_file_checks, WebConfigHandle, FILE_CHECK_INTERVAL};
 pub use tls::{ClientAuthType, Secret, TlsServerConfig, TlsVersion};
 pub use users::{middleware, protect, BcryptHash};
 
