@@ -327,4 +327,60 @@ mod tests {
         assert_eq!(parts.get_cost(), 10);
         assert!(!bcrypt::verify("", unknown_user_hash()).unwrap());
     }
+
+    #[tokio::test]
+    async fn the_middleware_asks_every_path_for_a_password_and_adds_the_headers() {
+        use crate::server::testing::{oneshot, request};
+
+        let hash = bcrypt::hash_with_salt("right", 4, [7u8; 16])
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoY);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.yml");
+        std::fs::write(
+            &path,
+            format!(
+                "basic_auth_users:\n  alice: {hash}\n\
+                 http_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+            ),
+        )
+        .unwrap();
+        let handle = Arc::new(WebConfigHandle::load(&path).unwrap());
+        let router = protect(
+            Router::new().route("/x", axum::routing::get(|| async { "inside\n" })),
+            handle,
+        );
+        let right = basic("alice", "right");
+        let right = right.to_str().unwrap();
+        let wrong = basic("alice", "wrong");
+        let wrong = wrong.to_str().unwrap();
+
+        for (uri, authorization, status, body) in [
+            ("/x", None, 401, "Unauthorized\n"),
+            ("/x", Some(wrong), 401, "Unauthorized\n"),
+            // The fallback is protected too: no answer tells which paths exist.
+            ("/elsewhere", None, 401, "Unauthorized\n"),
+            ("/x", Some(right), 200, "inside\n"),
+            ("/elsewhere", Some(right), 404, ""),
+        ] {
+            let headers: Vec<(&str, &str)> = authorization
+                .map(|a| ("authorization", a))
+                .into_iter()
+                .collect();
+            let (response, text) = oneshot(router.clone(), request("GET", uri, &headers)).await;
+            assert_eq!(response.status(), status, "{uri} {authorization:?}");
+            assert_eq!(text, body, "{uri} {authorization:?}");
+            let www_authenticate = response.headers().get(header::WWW_AUTHENTICATE);
+            assert_eq!(
+                www_authenticate.is_some(),
+                status == 401,
+                "{uri} {authorization:?}"
+            );
+            assert_eq!(
+                response.headers().get("x-frame-options").unwrap(),
+                "deny",
+                "{uri} {authorization:?}"
+            );
+        }
+    }
 }
