@@ -33,6 +33,6 @@ for f in "$root"/collectors/*.yaml; do
     sed -n '/^metrics:/,$p' "$f" | tail -n +2 > "corpus/mapping_compile/$(basename "$f")"
 done
 sed -n '/^pub const FIXED_RULES/,/^"#;/p' src/lib.rs | sed '1d;$d' > corpus/mapping_compile/fixed_rules.yaml
-sed -n 's|^//! \{0,1\}||; /^```yaml/,/^```/p' "$root"/src/server/web_config.rs | sed '1d;$d' > corpus/web_config/doc_example.yml
+sed -n 's|^//! \{0,1\}||; /^```yaml/,/^```/p' "$root"/src/server/web_config/mod.rs | sed '1d;$d' > corpus/web_config/doc_example.yml
 printf 'basic_auth_users:\n  u: $2y$10$abcdefghijklmnopqrstuuA5sL6s/Gk8z9g2qXq8hV1u9n1l4m2i\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n' > corpus/web_config/auth.yml
 echo "seeded: $(find corpus -type f | wc -l) files"

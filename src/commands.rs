@@ -253,6 +253,7 @@ async fn serve(cli: Cli) -> ExitCode {
     let mut router = app(state);
     if let Some(web) = &web {
         router = web_config::protect(router, web.clone());
+        web_config::spawn_file_checks(web, web_config::FILE_CHECK_INTERVAL);
     }
     let mut servers = Vec::new();
     for listener in listeners {

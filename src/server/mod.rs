@@ -2,6 +2,8 @@
 
 mod state;
 mod status_page;
+#[cfg(test)]
+mod testing;
 pub mod tls;
 pub mod web_config;
 
@@ -148,7 +150,222 @@ async fn metrics(
 
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::testing::{oneshot, request};
     use super::*;
+
+    const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+    /// A config with one `file` collector reading `{"requests": 42}` from `dir`.
+    fn config_reading(dir: &Path) -> String {
+        let stats = dir.join("stats.json");
+        std::fs::write(&stats, r#"{"requests": 42}"#).unwrap();
+        format!(
+            "global:\n  labels: {{site: test}}\ncollectors:\n  - name: stats\n    kind: file\n    \
+             path: '{}'\n    format: json\n    metrics:\n      - name: app_requests_total\n        \
+             help: Requests served.\n        path: '{{ .requests }}'\n        valuetype: counter\n",
+            stats.display()
+        )
+    }
+
+    /// A state whose config file is `config.yaml` in a new folder, holding `config` (not
+    /// loaded yet).
+    fn state_with(config: &str) -> (tempfile::TempDir, PathBuf, Arc<AppState>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, config).unwrap();
+        let state = Arc::new(AppState::new(Some(path.clone()), "/metrics".into()));
+        (dir, path, state)
+    }
+
+    /// A running state with the one-collector config.
+    fn ready_state() -> (tempfile::TempDir, PathBuf, Arc<AppState>) {
+        let (dir, path, state) = state_with("");
+        std::fs::write(&path, config_reading(dir.path())).unwrap();
+        state.reload().unwrap();
+        (dir, path, state)
+    }
+
+    fn content_type(response: &Response<()>) -> &str {
+        response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn the_format_follows_accept_and_its_q_values() {
+        let (_dir, _path, state) = ready_state();
+        for (accept, expected) in [
+            (None, TEXT),
+            (Some("application/openmetrics-text;version=1.0.0"), OPENMETRICS),
+            (
+                Some("application/openmetrics-text;version=1.0.0;q=0.9,text/plain;version=0.0.4;q=0.5"),
+                OPENMETRICS,
+            ),
+            // The higher q wins, whatever the order in the header.
+            (
+                Some("application/openmetrics-text;version=1.0.0;q=0.4,text/plain;version=0.0.4;q=0.8"),
+                TEXT,
+            ),
+            (
+                Some("text/plain;version=0.0.4;q=0.2,application/openmetrics-text;version=0.0.1;q=0.3"),
+                OPENMETRICS,
+            ),
+            // q=0 means "not acceptable".
+            (Some("application/openmetrics-text;q=0,*/*;q=0.1"), TEXT),
+            // A version this exporter does not write is skipped.
+            (
+                Some("application/openmetrics-text;version=2.0.0,text/plain;q=0.5"),
+                TEXT,
+            ),
+        ] {
+            let headers: Vec<(&str, &str)> = accept.map(|a| ("accept", a)).into_iter().collect();
+            let (response, body) =
+                oneshot(app(state.clone()), request("GET", "/metrics", &headers)).await;
+            assert_eq!(response.status(), StatusCode::OK, "{accept:?}");
+            assert_eq!(content_type(&response), expected, "{accept:?}");
+            if expected == OPENMETRICS {
+                assert!(body.ends_with("# EOF\n"), "{accept:?}: {body}");
+                // OpenMetrics names a counter family without its `_total`.
+                assert!(
+                    body.contains("# TYPE app_requests counter\n"),
+                    "{accept:?}: {body}"
+                );
+            } else {
+                assert!(!body.contains("# EOF"), "{accept:?}: {body}");
+                assert!(
+                    body.contains("# TYPE app_requests_total counter\n"),
+                    "{accept:?}: {body}"
+                );
+            }
+            assert!(
+                body.contains("app_requests_total{site=\"test\"} 42\n"),
+                "{accept:?}: {body}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn name_filter_keeps_only_the_named_families() {
+        let (_dir, _path, state) = ready_state();
+        let scrape = |uri: &'static str| {
+            let state = state.clone();
+            async move {
+                let (response, body) = oneshot(app(state), request("GET", uri, &[])).await;
+                assert_eq!(response.status(), StatusCode::OK, "{uri}");
+                body
+            }
+        };
+        let types = |body: &str| -> Vec<String> {
+            let mut types: Vec<String> = body
+                .lines()
+                .filter_map(|line| line.strip_prefix("# TYPE "))
+                .filter_map(|rest| rest.split(' ').next())
+                .map(str::to_string)
+                .collect();
+            types.sort();
+            types
+        };
+
+        let all = scrape("/metrics").await;
+        assert!(types(&all).len() > 2, "{all}");
+        assert!(types(&all).contains(&"sidecar_exporter_collector_up".to_string()));
+
+        let one = scrape("/metrics?name[]=app_requests_total").await;
+        assert_eq!(types(&one), ["app_requests_total"], "{one}");
+        assert!(
+            one.contains("app_requests_total{site=\"test\"} 42\n"),
+            "{one}"
+        );
+
+        let two = scrape(
+            "/metrics?name%5B%5D=sidecar_exporter_collector_up&other=x&name[]=app_requests_total",
+        )
+        .await;
+        assert_eq!(
+            types(&two),
+            ["app_requests_total", "sidecar_exporter_collector_up"],
+            "{two}"
+        );
+
+        let none = scrape("/metrics?name[]=no_such_family").await;
+        assert_eq!(none, "");
+    }
+
+    #[tokio::test]
+    async fn ready_answers_503_until_a_config_is_loaded() {
+        let (dir, path, state) = state_with("collectors: [\n");
+        let (response, body) = oneshot(app(state.clone()), request("GET", "/-/ready", &[])).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body, "Not ready: no valid configuration loaded yet\n");
+        let (response, _) = oneshot(app(state.clone()), request("GET", "/metrics", &[])).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        // Still alive meanwhile.
+        let (response, _) = oneshot(app(state.clone()), request("GET", "/-/healthy", &[])).await;
+        assert_eq!(response.status(), StatusCode::OK);
+
+        // A failed load leaves it not ready.
+        assert!(state.reload().is_err());
+        let (response, _) = oneshot(app(state.clone()), request("GET", "/-/ready", &[])).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+        std::fs::write(&path, config_reading(dir.path())).unwrap();
+        state.reload().unwrap();
+        let (response, body) = oneshot(app(state.clone()), request("GET", "/-/ready", &[])).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(body, "Ready\n");
+    }
+
+    #[tokio::test]
+    async fn reload_answers_200_or_500_with_the_reason() {
+        let (_dir, path, state) = ready_state();
+        let (response, body) = oneshot(app(state.clone()), request("POST", "/-/reload", &[])).await;
+        assert_eq!(response.status(), StatusCode::OK, "{body}");
+        assert_eq!(body, "configuration reloaded: 1 collectors\n");
+        let (response, _) = oneshot(app(state.clone()), request("PUT", "/-/reload", &[])).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        // Reloading changes state, so a GET (a link followed, a prefetch) must not do it.
+        let (response, _) = oneshot(app(state.clone()), request("GET", "/-/reload", &[])).await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+        std::fs::write(
+            &path,
+            "collectors:\n  - name: x\n    kind: file\n    pathh: y\n",
+        )
+        .unwrap();
+        let (response, body) = oneshot(app(state.clone()), request("POST", "/-/reload", &[])).await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            body.starts_with("configuration refused, the previous one keeps running: "),
+            "{body}"
+        );
+        assert!(
+            body.contains("config.yaml:4:5: collectors[0]: unknown field `pathh`"),
+            "{body}"
+        );
+        assert_eq!(
+            state.last_reload_error().as_deref(),
+            body.strip_prefix("configuration refused, the previous one keeps running: ")
+                .and_then(|reason| reason.strip_suffix('\n'))
+        );
+
+        // The previous config keeps serving.
+        let (response, _) = oneshot(app(state.clone()), request("GET", "/-/ready", &[])).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let (_, metrics) = oneshot(app(state.clone()), request("GET", "/metrics", &[])).await;
+        assert!(
+            metrics.contains("app_requests_total{site=\"test\"} 42\n"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("sidecar_exporter_config_last_reload_successful 0\n"),
+            "{metrics}"
+        );
+    }
 
     #[test]
     fn name_filter_parses_repeated_and_encoded_parameters() {

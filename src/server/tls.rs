@@ -2,10 +2,10 @@
 //! then HTTP/1.1 with hyper.
 //!
 //! A hand-written accept loop rather than `axum-server`: the TLS config is taken from
-//! [`WebConfigHandle::current`] for every connection, which is what makes certificate rotation
-//! work without a reload signal, and the loop is about as long as the glue `axum-server` would
-//! need for that. It needs no crates beyond the hyper, hyper-util and rustls that the HTTP
-//! client already brings.
+//! [`WebConfigHandle::reload_if_changed`] for every connection, which is what makes certificate
+//! rotation work without a reload signal, and the loop is about as long as the glue
+//! `axum-server` would need for that. It needs no crates beyond the hyper, hyper-util and
+//! rustls that the HTTP client already brings.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,7 +53,10 @@ pub async fn serve_tls(
                 continue;
             }
         };
-        let Some(tls) = web.current().tls.clone() else {
+        // A few `stat` calls, next to a handshake's public-key operations: checking here
+        // rather than waiting for the background check serves a rotated certificate to the
+        // very next client.
+        let Some(tls) = web.reload_if_changed().tls.clone() else {
             // Cannot happen: a web config that turns TLS off is refused while running.
             continue;
         };
