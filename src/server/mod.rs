@@ -344,7 +344,7 @@ mod tests {
             "{body}"
         );
         assert!(
-            body.contains("config.yaml:4:5: collectors[0]: unknown field `pathh`"),
+            body.contains("config.yaml:4:5: collectors[0] (file): unknown key `pathh`"),
             "{body}"
         );
         assert_eq!(
