@@ -174,6 +174,17 @@ async fn tls_probe_reports_the_certificate_expiry() {
     // Without trusting the certificate the probe fails.
     let untrusted = probe(cfg(&nginx.tls_url("/hello.txt"))).await;
     assert_eq!(untrusted["probe_success"], 0.0);
+    // server_name: the certificate is verified against it while the probe connects to the IP.
+    for (server_name, success) in [("localhost", 1.0), ("other.example", 0.0)] {
+        let mut named = cfg(&nginx.tls_url("/hello.txt"));
+        named.request.tls_config = Some(TlsConfig {
+            ca_file: Some(nginx.cert.display().to_string()),
+            server_name: Some(server_name.into()),
+            ..Default::default()
+        });
+        let series = probe(named).await;
+        assert_eq!(series["probe_success"], success, "{server_name}");
+    }
 }
 
 /// Families blackbox writes that this probe leaves out (TLS version and chain details).

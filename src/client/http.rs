@@ -380,10 +380,23 @@ fn apply_server_name(
             )
         }
     };
-    let port = url.port_or_known_default().unwrap_or(443);
+    let address = std::net::SocketAddr::new(ip, url.port_or_known_default().unwrap_or(443));
+    use_server_name(url, server_name, headers)?;
+    Ok(builder.resolve(server_name, address))
+}
+
+/// Makes `server_name` the host the client connects to and verifies, keeping the URL's host in
+/// the `Host` header (unless the request sets its own). The caller pins `server_name` to the
+/// address to connect to (`ClientBuilder::resolve`); the `http` source and the probe share this.
+pub(crate) fn use_server_name(
+    url: &mut reqwest::Url,
+    server_name: &str,
+    headers: &mut HeaderMap,
+) -> Result<(), String> {
+    let host = url.host_str().unwrap_or_default();
     let original_host = match url.port() {
-        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-        None => url.host_str().unwrap_or_default().to_string(),
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
     };
     if !headers.contains_key(HOST) {
         let value = HeaderValue::from_str(&original_host)
@@ -392,8 +405,7 @@ fn apply_server_name(
     }
     url.set_host(Some(server_name)).map_err(|e| {
         format!("tls_config.server_name {server_name:?} is not a valid host name: {e}")
-    })?;
-    Ok(builder.resolve(server_name, std::net::SocketAddr::new(ip, port)))
+    })
 }
 
 /// True when `status` is accepted: in `valid` when given, else 2xx.

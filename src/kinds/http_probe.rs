@@ -25,13 +25,13 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderMap, CONTENT_LENGTH, HOST};
+use http::header::{HeaderMap, CONTENT_LENGTH};
 use tokio::time::Instant;
 
 use crate::client::http::{
     apply_tls, auth_from_config, classify_reqwest, error_chain, headers_from_config, load_tls,
-    redact_url, status_is_valid, Auth, HttpRequestConfig, LimitedBody, TlsMaterial,
-    DEFAULT_MAX_RESPONSE_BYTES,
+    redact_url, status_is_valid, use_server_name, Auth, HttpRequestConfig, LimitedBody,
+    TlsMaterial, DEFAULT_MAX_RESPONSE_BYTES,
 };
 use crate::collector::{CollectError, Collection, Collector, Context};
 use crate::config::{ConfigError, KindKeys};
@@ -222,21 +222,11 @@ impl HttpProbeCollector {
         let connects = Arc::new(Mutex::new(Vec::new()));
         let redirects = Arc::new(AtomicUsize::new(0));
         let server_name = self.tls.as_ref().and_then(|t| t.server_name.clone());
+        // The client is always pinned to the address resolved above, so that the phases can be
+        // timed; with server_name, that name is the one pinned and verified.
         let pinned_name = match &server_name {
-            // Verify the certificate against server_name, connect to the resolved address, and
-            // keep the original Host header.
             Some(name) => {
-                let original_host = match url.port() {
-                    Some(p) => format!("{host}:{p}"),
-                    None => host.clone(),
-                };
-                if !headers.contains_key(HOST) {
-                    if let Ok(value) = http::HeaderValue::from_str(&original_host) {
-                        headers.insert(HOST, value);
-                    }
-                }
-                url.set_host(Some(name))
-                    .map_err(|e| format!("tls_config.server_name {name:?} is not valid: {e}"))?;
+                use_server_name(&mut url, name, &mut headers)?;
                 name.clone()
             }
             None => bare_host.to_string(),
