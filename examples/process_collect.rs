@@ -38,7 +38,7 @@ fn main() -> Result<(), String> {
         }
         None => default_config(),
     };
-    let collector = ProcessCollector::from_config(&config)?;
+    let collector = ProcessCollector::from_config(&config).map_err(|e| e.to_string())?;
     let deadline = || Instant::now() + Duration::from_secs(30);
     // Like process-exporter, which reads every process once when it starts.
     collector

@@ -588,7 +588,7 @@ fn bad_relabel_config_is_refused_with_position() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("config.yaml:2:") && stderr.contains("metric_relabel_configs[0]: regex"),
+        stderr.contains("config.yaml:5:5:") && stderr.contains("metric_relabel_configs[0]: regex"),
         "{stderr}"
     );
     // A key of another kind is refused too.

@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use crate::client::Source;
 use crate::collector::{CollectError, Context, Reason};
+use crate::config::KeyError;
 
 /// The keys of the kinds that read the app over HTTP (`http_text`, `http_json`, `prometheus`,
 /// `http_probe`): where and how to ask.
@@ -121,33 +122,42 @@ impl HttpSource {
     /// Builds the source from a collector's `url`, `method`, `headers`, `body`, `basic_auth`,
     /// `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`,
     /// `valid_status_codes` and `max_response_bytes`.
-    pub fn from_config(cfg: &HttpRequestConfig) -> Result<HttpSource, String> {
+    pub fn from_config(cfg: &HttpRequestConfig) -> Result<HttpSource, KeyError> {
         let url = cfg
             .url
             .as_deref()
             .ok_or("the `url` key is missing (http source)")?;
         let method = match cfg.method.as_deref() {
             None => http::Method::GET,
-            Some(m) => http::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
-                .map_err(|_| format!("method {m:?} is not a valid HTTP method"))?,
+            Some(m) => {
+                http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| {
+                    KeyError::at("method", format!("method {m:?} is not a valid HTTP method"))
+                })?
+            }
         };
         let mut headers = headers_from_config(cfg)?;
         let auth = auth_from_config(cfg)?;
         let max_bytes = cfg.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
         let (transport, display) = if let Some(rest) = url.strip_prefix("unix:") {
-            let (socket, path) = split_unix_url(rest)?;
+            let (socket, path) = split_unix_url(rest).map_err(|e| KeyError::at("url", e))?;
             if cfg.tls_config.is_some() {
-                return Err("tls_config does not apply to a unix-socket url".to_string());
+                return Err(KeyError::at(
+                    "tls_config",
+                    "tls_config does not apply to a unix-socket url",
+                ));
             }
             let display = redact_unix_url(&socket, &path);
             (Transport::Unix(UnixClient::new(socket, path)), display)
         } else {
-            let mut parsed =
-                reqwest::Url::parse(url).map_err(|e| format!("url {url:?} is not valid: {e}"))?;
+            let mut parsed = reqwest::Url::parse(url)
+                .map_err(|e| KeyError::at("url", format!("url {url:?} is not valid: {e}")))?;
             if parsed.scheme() != "http" && parsed.scheme() != "https" {
-                return Err(format!(
-                    "url {url:?}: the scheme must be http, https or unix, not {:?}",
-                    parsed.scheme()
+                return Err(KeyError::at(
+                    "url",
+                    format!(
+                        "url {url:?}: the scheme must be http, https or unix, not {:?}",
+                        parsed.scheme()
+                    ),
                 ));
             }
             let display = redact_url(&parsed);
@@ -161,7 +171,8 @@ impl HttpSource {
             if let Some(tls) = &cfg.tls_config {
                 builder = apply_tls(builder, &load_tls(tls)?);
                 if let Some(server_name) = &tls.server_name {
-                    builder = apply_server_name(builder, &mut parsed, server_name, &mut headers)?;
+                    builder = apply_server_name(builder, &mut parsed, server_name, &mut headers)
+                        .map_err(|e| KeyError::at("server_name", e).below("tls_config"))?;
                 }
             }
             let client = builder
@@ -274,23 +285,24 @@ impl Source for HttpSource {
 }
 
 /// The configured `headers`, checked (an `Authorization` header is marked sensitive).
-pub(crate) fn headers_from_config(cfg: &HttpRequestConfig) -> Result<HeaderMap, String> {
+pub(crate) fn headers_from_config(cfg: &HttpRequestConfig) -> Result<HeaderMap, KeyError> {
     let mut headers = HeaderMap::new();
     for (name, value) in cfg.headers.iter().flatten() {
+        let at_header = |message: String| KeyError::at(name, message).below("headers");
         let header_name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| format!("header name {name:?} is not valid"))?;
+            .map_err(|_| at_header(format!("header name {name:?} is not valid")))?;
         let mut header_value = HeaderValue::from_str(value)
-            .map_err(|_| format!("the value of header {name:?} is not valid"))?;
+            .map_err(|_| at_header(format!("the value of header {name:?} is not valid")))?;
         if header_name == AUTHORIZATION {
             header_value.set_sensitive(true);
             if cfg.basic_auth.is_some()
                 || cfg.bearer_token.is_some()
                 || cfg.bearer_token_file.is_some()
             {
-                return Err(
+                return Err(at_header(
                     "an `Authorization` header and basic_auth/bearer_token exclude each other"
                         .to_string(),
-                );
+                ));
             }
         }
         headers.insert(header_name, header_value);
@@ -309,32 +321,49 @@ pub(crate) struct TlsMaterial {
 }
 
 /// Reads the CA, certificate and key files of `tls`, with errors naming the file.
-pub(crate) fn load_tls(tls: &TlsConfig) -> Result<TlsMaterial, String> {
+pub(crate) fn load_tls(tls: &TlsConfig) -> Result<TlsMaterial, KeyError> {
+    let at = |key: &str, message: String| KeyError::at(key, message).below("tls_config");
     let mut roots = Vec::new();
     if let Some(ca_file) = &tls.ca_file {
-        let pem =
-            std::fs::read(ca_file).map_err(|e| format!("cannot read ca_file {ca_file}: {e}"))?;
-        roots = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("ca_file {ca_file} holds no valid PEM certificate: {e}"))?;
+        let pem = std::fs::read(ca_file)
+            .map_err(|e| at("ca_file", format!("cannot read ca_file {ca_file}: {e}")))?;
+        roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            at(
+                "ca_file",
+                format!("ca_file {ca_file} holds no valid PEM certificate: {e}"),
+            )
+        })?;
         if roots.is_empty() {
-            return Err(format!("ca_file {ca_file} holds no PEM certificate"));
+            return Err(at(
+                "ca_file",
+                format!("ca_file {ca_file} holds no PEM certificate"),
+            ));
         }
     }
     let identity = match (&tls.cert_file, &tls.key_file) {
         (Some(cert_file), Some(key_file)) => {
-            let mut pem = std::fs::read(cert_file)
-                .map_err(|e| format!("cannot read cert_file {cert_file}: {e}"))?;
+            let mut pem = std::fs::read(cert_file).map_err(|e| {
+                at(
+                    "cert_file",
+                    format!("cannot read cert_file {cert_file}: {e}"),
+                )
+            })?;
             pem.push(b'\n');
             pem.extend(
                 std::fs::read(key_file)
-                    .map_err(|e| format!("cannot read key_file {key_file}: {e}"))?,
+                    .map_err(|e| at("key_file", format!("cannot read key_file {key_file}: {e}")))?,
             );
             Some(reqwest::Identity::from_pem(&pem).map_err(|e| {
-                format!("cert_file {cert_file} and key_file {key_file} are not a usable PEM certificate and key: {e}")
+                at("cert_file", format!("cert_file {cert_file} and key_file {key_file} are not a usable PEM certificate and key: {e}"))
             })?)
         }
         (None, None) => None,
-        _ => return Err("tls_config: cert_file and key_file must be given together".to_string()),
+        _ => {
+            return Err(KeyError::at(
+                "tls_config",
+                "tls_config: cert_file and key_file must be given together",
+            ))
+        }
     };
     Ok(TlsMaterial {
         roots,
@@ -656,13 +685,19 @@ impl Auth {
 }
 
 /// `basic_auth`, `bearer_token` or `bearer_token_file`, checked.
-pub(crate) fn auth_from_config(cfg: &HttpRequestConfig) -> Result<Option<Auth>, String> {
+pub(crate) fn auth_from_config(cfg: &HttpRequestConfig) -> Result<Option<Auth>, KeyError> {
     let bearer = match (&cfg.bearer_token, &cfg.bearer_token_file) {
         (Some(_), Some(_)) => {
-            return Err("bearer_token and bearer_token_file exclude each other".to_string())
+            return Err(KeyError::at(
+                "bearer_token_file",
+                "bearer_token and bearer_token_file exclude each other",
+            ))
         }
         (Some(token), None) => Some(Secret::Inline(token.clone())),
-        (None, Some(file)) => Some(Secret::File(FileSecret::new(file, "bearer_token_file")?)),
+        (None, Some(file)) => Some(Secret::File(
+            FileSecret::new(file, "bearer_token_file")
+                .map_err(|e| KeyError::at("bearer_token_file", e))?,
+        )),
         (None, None) => None,
     };
     let basic = match &cfg.basic_auth {
@@ -670,14 +705,17 @@ pub(crate) fn auth_from_config(cfg: &HttpRequestConfig) -> Result<Option<Auth>, 
         Some(basic) => {
             let password = match (&basic.password, &basic.password_file) {
                 (Some(_), Some(_)) => {
-                    return Err(
-                        "basic_auth: password and password_file exclude each other".to_string()
+                    return Err(KeyError::at(
+                        "password_file",
+                        "basic_auth: password and password_file exclude each other",
                     )
+                    .below("basic_auth"))
                 }
                 (Some(p), None) => Secret::Inline(p.clone()),
-                (None, Some(file)) => {
-                    Secret::File(FileSecret::new(file, "basic_auth.password_file")?)
-                }
+                (None, Some(file)) => Secret::File(
+                    FileSecret::new(file, "basic_auth.password_file")
+                        .map_err(|e| KeyError::at("password_file", e).below("basic_auth"))?,
+                ),
                 (None, None) => Secret::Inline(String::new()),
             };
             Some(Auth::Basic {
@@ -687,9 +725,10 @@ pub(crate) fn auth_from_config(cfg: &HttpRequestConfig) -> Result<Option<Auth>, 
         }
     };
     match (basic, bearer) {
-        (Some(_), Some(_)) => {
-            Err("basic_auth and bearer_token(_file) exclude each other".to_string())
-        }
+        (Some(_), Some(_)) => Err(KeyError::at(
+            "basic_auth",
+            "basic_auth and bearer_token(_file) exclude each other",
+        )),
         (Some(b), None) => Ok(Some(b)),
         (None, Some(token)) => Ok(Some(Auth::Bearer(token))),
         (None, None) => Ok(None),
@@ -906,6 +945,7 @@ mod redaction_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::locate::Step;
 
     #[test]
     fn unix_urls_split_into_socket_and_path() {
@@ -962,10 +1002,9 @@ mod tests {
             url: Some("ftp://x/".into()),
             ..Default::default()
         };
-        assert!(HttpSource::from_config(&cfg)
-            .err()
-            .unwrap()
-            .contains("scheme"));
+        let err = HttpSource::from_config(&cfg).err().unwrap();
+        assert!(err.message.contains("scheme"), "{err}");
+        assert_eq!(err.path, [Step::Key("url".into())]);
         let cfg = HttpRequestConfig {
             url: Some("http://127.0.0.1/".into()),
             method: Some("GE T".into()),
@@ -978,7 +1017,19 @@ mod tests {
             ..Default::default()
         };
         let err = HttpSource::from_config(&cfg).err().unwrap();
-        assert!(err.contains("bearer_token_file"), "{err}");
+        assert!(err.message.contains("bearer_token_file"), "{err}");
+        assert_eq!(err.path, [Step::Key("bearer_token_file".into())]);
+        let cfg = HttpRequestConfig {
+            url: Some("https://127.0.0.1/".into()),
+            tls_config: Some(TlsConfig {
+                ca_file: Some("/nonexistent/ca.pem".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let err = HttpSource::from_config(&cfg).err().unwrap();
+        let path = ["tls_config", "ca_file"].map(|k| Step::Key(k.into()));
+        assert_eq!(err.path, path, "{err}");
     }
 
     #[test]

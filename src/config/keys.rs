@@ -14,6 +14,65 @@ use serde_yaml::{Mapping, Value};
 use super::load::{ConfigError, LoadedConfig};
 use super::locate::{path_text, Step};
 
+/// What is wrong with a kind's keys once they are read (a URL that does not parse, a file that
+/// cannot be read, two keys that exclude each other), and which key it is about, so that the
+/// error points at that key's line rather than at the collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError {
+    /// The path of the key at fault below the collector (`[Key("tls_config"),
+    /// Key("ca_file")]`); empty when the collector as a whole is at fault.
+    pub path: Vec<Step>,
+    /// What is wrong and what would be valid; it names the key.
+    pub message: String,
+}
+
+impl KeyError {
+    /// An error about the top-level key `key`.
+    pub fn at(key: &str, message: impl Into<String>) -> Self {
+        KeyError {
+            path: vec![Step::Key(key.to_string())],
+            message: message.into(),
+        }
+    }
+
+    /// The same error, one level deeper: below `key` (an error of `tls_config`'s own keys,
+    /// raised where only those are known, is `.below("tls_config")`).
+    pub fn below(mut self, key: &str) -> Self {
+        self.path.insert(0, Step::Key(key.to_string()));
+        self
+    }
+
+    /// The same error, below item `index` of a list.
+    pub fn in_item(mut self, index: usize) -> Self {
+        self.path.insert(0, Step::Index(index));
+        self
+    }
+}
+
+/// An error about the collector as a whole.
+impl From<String> for KeyError {
+    fn from(message: String) -> Self {
+        KeyError {
+            path: Vec::new(),
+            message,
+        }
+    }
+}
+
+impl From<&str> for KeyError {
+    fn from(message: &str) -> Self {
+        KeyError::from(message.to_string())
+    }
+}
+
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for KeyError {}
+
 /// The kind-specific keys of one collector, for its kind to read.
 pub struct KindKeys<'a> {
     config: &'a LoadedConfig,
@@ -74,12 +133,16 @@ impl<'a> KindKeys<'a> {
         Err(self.error_at(&[Step::Key(key)], message))
     }
 
-    /// An error about the collector as a whole (a key missing, two keys that exclude each
-    /// other), pointing at its definition.
-    pub fn error(&self, message: impl std::fmt::Display) -> ConfigError {
+    /// A [`KeyError`] of this collector, pointing at its key, or at the collector's definition
+    /// when it is about the collector as a whole (a key missing).
+    pub fn error(&self, error: impl Into<KeyError>) -> ConfigError {
+        let error = error.into();
+        if !error.path.is_empty() {
+            return self.error_at(&error.path, error.message);
+        }
         let name = &self.config.collectors[self.index].config.name;
         self.config
-            .error_at_collector(self.index, format!("collector `{name}`: {message}"))
+            .error_at_collector(self.index, format!("collector `{name}`: {}", error.message))
     }
 
     /// An error about the value at `path` (below the collector), pointing at it: in the

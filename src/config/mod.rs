@@ -9,6 +9,6 @@ pub mod model;
 pub mod presets;
 
 pub use duration::ConfigDuration;
-pub use keys::KindKeys;
+pub use keys::{KeyError, KindKeys};
 pub use load::{load, load_bytes, ConfigError, LoadedCollector, LoadedConfig};
 pub use model::*;

@@ -9,7 +9,7 @@ use crate::client::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::client::Source;
 use crate::collector::Collector;
 use crate::collector::{CollectError, Context, Reason};
-use crate::config::{ConfigError, KindKeys};
+use crate::config::{ConfigError, KeyError, KindKeys};
 use serde::Deserialize;
 
 /// The `file` kind's source keys.
@@ -31,7 +31,7 @@ pub struct FileSource {
 
 impl FileSource {
     /// Builds the source from a collector's `path` and `max_response_bytes`.
-    pub fn from_config(cfg: &FileConfig) -> Result<FileSource, String> {
+    pub fn from_config(cfg: &FileConfig) -> Result<FileSource, KeyError> {
         let path = cfg.path.clone().ok_or("needs `path:` (the file to read)")?;
         let max_bytes = cfg.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
         Ok(FileSource { path, max_bytes })

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::pipeline::MappedConfig;
 use crate::client::http::{BasicAuth, HttpRequestConfig, HttpSource, TlsConfig};
 use crate::collector::Collector;
-use crate::config::{ConfigError, KindKeys};
+use crate::config::{ConfigError, KeyError, KindKeys};
 use crate::formats::FormatConfig;
 use crate::mapping::MetricRule;
 
@@ -154,7 +154,8 @@ pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError>
     keys.finish()?;
     let mut build = || {
         if let Some(reference) = &own.json_exporter_module {
-            apply_module(&mut request, &mut mapped, reference)?;
+            apply_module(&mut request, &mut mapped, reference)
+                .map_err(|e| KeyError::at("json_exporter_module", e))?;
         }
         let source = HttpSource::from_config(&request)?;
         super::pipeline::build(source, Some(FormatConfig::Json), &mapped)

@@ -34,7 +34,7 @@ use crate::client::http::{
     TlsMaterial, DEFAULT_MAX_RESPONSE_BYTES,
 };
 use crate::collector::{CollectError, Collection, Collector, Context};
-use crate::config::{ConfigError, KindKeys};
+use crate::config::{ConfigError, KeyError, KindKeys};
 use crate::model::{labels, MetricFamily, MetricType};
 use crate::scrape::lock;
 
@@ -94,13 +94,16 @@ impl HttpProbeCollector {
     /// `bearer_token(_file)`, `tls_config`, `follow_redirects` (default `true`),
     /// `valid_status_codes`, `max_response_bytes`, `fail_if_body_matches_regexp` and
     /// `fail_if_body_not_matches_regexp`.
-    pub fn from_config(cfg: &HttpRequestConfig, checks: &ProbeConfig) -> Result<Self, String> {
+    pub fn from_config(cfg: &HttpRequestConfig, checks: &ProbeConfig) -> Result<Self, KeyError> {
         let raw = cfg
             .url
             .as_deref()
             .ok_or("the `url` key is missing (http_probe)")?;
         if raw.starts_with("unix:") {
-            return Err("http_probe cannot probe a unix-socket url; use an http(s):// url".into());
+            return Err(KeyError::at(
+                "url",
+                "http_probe cannot probe a unix-socket url; use an http(s):// url",
+            ));
         }
         // blackbox accepts a bare host:port target and probes it over http.
         let full = if raw.starts_with("http://") || raw.starts_with("https://") {
@@ -108,27 +111,35 @@ impl HttpProbeCollector {
         } else {
             format!("http://{raw}")
         };
-        let url =
-            reqwest::Url::parse(&full).map_err(|e| format!("url {raw:?} is not valid: {e}"))?;
+        let url = reqwest::Url::parse(&full)
+            .map_err(|e| KeyError::at("url", format!("url {raw:?} is not valid: {e}")))?;
         if url.host_str().is_none() {
-            return Err(format!("url {raw:?} names no host"));
+            return Err(KeyError::at("url", format!("url {raw:?} names no host")));
         }
         let method = match cfg.method.as_deref() {
             None => http::Method::GET,
-            Some(m) => http::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
-                .map_err(|_| format!("method {m:?} is not a valid HTTP method"))?,
+            Some(m) => {
+                http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| {
+                    KeyError::at("method", format!("method {m:?} is not a valid HTTP method"))
+                })?
+            }
         };
-        let compile = |key: &str,
-                       list: &Option<Vec<String>>|
-         -> Result<Vec<regex::bytes::Regex>, String> {
-            list.iter()
-                .flatten()
-                .map(|r| {
-                    regex::bytes::Regex::new(r)
-                        .map_err(|e| format!("{key}: {r:?} is not a valid regular expression: {e}"))
-                })
-                .collect()
-        };
+        let compile =
+            |key: &str, list: &Option<Vec<String>>| -> Result<Vec<regex::bytes::Regex>, KeyError> {
+                list.iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(index, r)| {
+                        regex::bytes::Regex::new(r).map_err(|e| {
+                            KeyError::from(format!(
+                                "{key}: {r:?} is not a valid regular expression: {e}"
+                            ))
+                            .in_item(index)
+                            .below(key)
+                        })
+                    })
+                    .collect()
+            };
         let probe = HttpProbeCollector {
             display: redact_url(&url),
             url,
@@ -556,6 +567,7 @@ pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::locate::Step;
 
     #[test]
     fn fnv_matches_go_hash_fnv_new32a() {
@@ -595,7 +607,12 @@ mod tests {
         let err = HttpProbeCollector::from_config(&cfg, &checks)
             .err()
             .unwrap();
-        assert!(err.contains("fail_if_body_matches_regexp"), "{err}");
+        assert!(err.message.contains("fail_if_body_matches_regexp"), "{err}");
+        let path = [
+            Step::Key("fail_if_body_matches_regexp".into()),
+            Step::Index(0),
+        ];
+        assert_eq!(err.path, path, "{err}");
         let cfg = HttpRequestConfig {
             url: Some("127.0.0.1:8080/health".into()),
             ..Default::default()

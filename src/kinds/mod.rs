@@ -121,11 +121,14 @@ mod tests {
     }
 
     #[test]
-    fn invalid_metric_name_points_at_the_collector() {
+    fn invalid_metric_name_points_at_the_collectors_metrics() {
         let text = "collectors:\n  - name: ok\n    kind: file\n    path: a.json\n    format: json\n  - name: bad\n    kind: file\n    path: a.json\n    format: json\n    metrics:\n      - name: 9bad-name\n        path: '{ .a }'\n";
         let err = build(text).err().expect("refused");
-        assert_eq!((err.line, err.column), (6, 5), "{err}");
-        assert!(err.message.contains("collector `bad`"), "{err}");
+        assert_eq!((err.line, err.column), (10, 5), "{err}");
+        assert!(
+            err.message.starts_with("collectors[1] (file): metrics[0]"),
+            "{err}"
+        );
         assert!(err.message.contains("9bad-name"), "{err}");
     }
 
@@ -226,6 +229,28 @@ mod tests {
             err.message.starts_with(
                 "collectors[0] (http_json): metrics[1].valuetype: unknown variant `sometimes`"
             ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_error_found_while_building_points_at_its_key() {
+        let text = "collectors:\n  - name: t\n    kind: http_text\n    format: kv\n    url: https://127.0.0.1/\n    tls_config:\n      insecure_skip_verify: false\n      ca_file: /nonexistent/ca.pem\n";
+        let err = build(text).err().expect("refused");
+        assert_eq!((err.line, err.column), (8, 7), "{err}");
+        assert!(
+            err.message
+                .starts_with("collectors[0] (http_text): cannot read ca_file /nonexistent/ca.pem"),
+            "{err}"
+        );
+        // A key that is missing altogether is the collector's fault, at its definition.
+        let err = build("collectors:\n  - name: t\n    kind: http_text\n    format: kv\n")
+            .err()
+            .expect("refused");
+        assert_eq!((err.line, err.column), (2, 5), "{err}");
+        assert!(
+            err.message
+                .starts_with("collector `t`: the `url` key is missing"),
             "{err}"
         );
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::client::Source;
 use crate::collector::{CollectError, Collection, Collector, Context};
-use crate::config::{ConfigError, KindKeys};
+use crate::config::{ConfigError, KeyError, KindKeys};
 use crate::formats::{self, FormatConfig};
 use crate::mapping::{Mapping, MetricRule};
 use serde::Deserialize;
@@ -59,13 +59,14 @@ pub fn build(
     source: impl Source + 'static,
     default_format: Option<FormatConfig>,
     config: &MappedConfig,
-) -> Result<Arc<dyn Collector>, String> {
+) -> Result<Arc<dyn Collector>, KeyError> {
     let format = config
         .format
         .clone()
         .or(default_format)
-        .ok_or_else(|| "needs `format:` (how to read the answer)".to_string())?;
-    let mapping = Mapping::compile(config.metrics.as_deref().unwrap_or_default())?;
+        .ok_or("needs `format:` (how to read the answer)")?;
+    let mapping = Mapping::compile(config.metrics.as_deref().unwrap_or_default())
+        .map_err(|e| KeyError::at("metrics", e))?;
     Ok(Arc::new(Pipeline::new(Box::new(source), format, mapping)))
 }
 

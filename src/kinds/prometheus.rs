@@ -28,7 +28,7 @@ use http::header::CONTENT_TYPE;
 
 use crate::client::http::{HttpRequestConfig, HttpSource};
 use crate::collector::{CollectError, Collection, Collector, Context, Reason};
-use crate::config::{ConfigError, KindKeys};
+use crate::config::{ConfigError, KeyError, KindKeys};
 use crate::formats::prom_text::{parse_exposition_as, Dialect};
 use crate::model::MetricFamily;
 use crate::relabel::{RelabelConfig, Relabeler};
@@ -134,7 +134,7 @@ impl PrometheusCollector {
     pub fn from_config(
         request: &HttpRequestConfig,
         config: &PrometheusConfig,
-    ) -> Result<PrometheusCollector, String> {
+    ) -> Result<PrometheusCollector, KeyError> {
         let mut request = request.clone();
         let headers = request.headers.get_or_insert_with(Default::default);
         if !headers.keys().any(|k| k.eq_ignore_ascii_case("accept")) {
@@ -142,10 +142,11 @@ impl PrometheusCollector {
         }
         let source = HttpSource::from_config(&request)?;
         let relabeler =
-            Relabeler::compile(config.metric_relabel_configs.as_deref().unwrap_or_default())?;
+            Relabeler::compile(config.metric_relabel_configs.as_deref().unwrap_or_default())
+                .map_err(|e| KeyError::at("metric_relabel_configs", e))?;
         let max_series = config.max_series.unwrap_or(DEFAULT_MAX_SERIES);
         if max_series == 0 {
-            return Err("max_series must be at least 1".to_string());
+            return Err(KeyError::at("max_series", "max_series must be at least 1"));
         }
         Ok(PrometheusCollector {
             source,

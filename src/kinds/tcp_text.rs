@@ -16,7 +16,7 @@ use crate::client::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::client::Source;
 use crate::collector::Collector;
 use crate::collector::{CollectError, Context, Reason};
-use crate::config::{ConfigError, KindKeys};
+use crate::config::{ConfigError, KeyError, KindKeys};
 use serde::Deserialize;
 
 /// The `tcp_text` kind's source keys.
@@ -45,7 +45,7 @@ pub struct TcpSource {
 impl TcpSource {
     /// Builds the source from a collector's `address`, `command`, `terminator` and
     /// `max_response_bytes`.
-    pub fn from_config(cfg: &TcpConfig) -> Result<TcpSource, String> {
+    pub fn from_config(cfg: &TcpConfig) -> Result<TcpSource, KeyError> {
         let address = cfg
             .address
             .clone()
@@ -54,21 +54,25 @@ impl TcpSource {
             .rsplit_once(':')
             .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
         if !port_ok {
-            return Err(format!(
-                "address {address:?} is not host:port; expected e.g. 127.0.0.1:6379 or [::1]:6379"
+            return Err(KeyError::at(
+                "address",
+                format!(
+                    "address {address:?} is not host:port; expected e.g. 127.0.0.1:6379 or [::1]:6379"
+                ),
             ));
         }
-        let command =
-            unescape(cfg.command.as_deref().unwrap_or("")).map_err(|e| format!("command: {e}"))?;
+        let command = unescape(cfg.command.as_deref().unwrap_or(""))
+            .map_err(|e| KeyError::at("command", format!("command: {e}")))?;
         let terminator = match cfg.terminator.as_deref() {
             None => None,
             Some(t) => {
-                let bytes = unescape(t).map_err(|e| format!("terminator: {e}"))?;
+                let bytes = unescape(t)
+                    .map_err(|e| KeyError::at("terminator", format!("terminator: {e}")))?;
                 if bytes.is_empty() {
-                    return Err(
-                        "terminator is empty; leave it out to read until the peer closes"
-                            .to_string(),
-                    );
+                    return Err(KeyError::at(
+                        "terminator",
+                        "terminator is empty; leave it out to read until the peer closes",
+                    ));
                 }
                 Some(bytes)
             }
@@ -229,7 +233,7 @@ mod address_tests {
             "h:70000",
         ] {
             let error = TcpSource::from_config(&with(bad)).unwrap_err();
-            assert!(error.contains("is not host:port"), "{bad}: {error}");
+            assert!(error.message.contains("is not host:port"), "{bad}: {error}");
         }
     }
 }
@@ -253,7 +257,12 @@ mod tests {
             address: Some("127.0.0.1".into()),
             ..Default::default()
         };
-        assert!(TcpSource::from_config(&cfg).unwrap_err().contains("port"));
+        let error = TcpSource::from_config(&cfg).unwrap_err();
+        assert!(error.message.contains("port"), "{error}");
+        assert_eq!(
+            error.path,
+            [crate::config::locate::Step::Key("address".into())]
+        );
         let cfg = TcpConfig {
             address: Some("127.0.0.1:11211".into()),
             command: Some(r"stats\r\n".into()),

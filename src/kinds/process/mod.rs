@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use serde::Deserialize;
 
 use crate::collector::{CollectError, Collection, Collector, Context, Reason};
-use crate::config::{ConfigError, KindKeys};
+use crate::config::{ConfigError, KeyError, KindKeys};
 use matching::Group;
 use procfs::{parse_boot_time, ProcReader};
 use tracker::{Settings, State};
@@ -125,7 +125,7 @@ impl std::fmt::Debug for ProcessCollector {
 impl ProcessCollector {
     /// Builds the collector from its config (`groups`, `remove_empty_groups`, `threads`,
     /// `smaps`, `include_self`). Errors say which group and key is wrong.
-    pub fn from_config(cfg: &ProcessConfig) -> Result<ProcessCollector, String> {
+    pub fn from_config(cfg: &ProcessConfig) -> Result<ProcessCollector, KeyError> {
         Self::with_proc_root(cfg, PathBuf::from("/proc"))
     }
 
@@ -134,15 +134,14 @@ impl ProcessCollector {
     pub fn with_proc_root(
         cfg: &ProcessConfig,
         proc_root: PathBuf,
-    ) -> Result<ProcessCollector, String> {
+    ) -> Result<ProcessCollector, KeyError> {
         let configs = match &cfg.groups {
             Some(groups) if !groups.is_empty() => groups,
             _ => {
-                return Err(
+                return Err(KeyError::from(
                     "`groups` is required for kind process: give at least one group, e.g. \
-                     `groups: [{name: \"{{comm}}\", cmdline: ['.+']}]`"
-                        .to_string(),
-                )
+                     `groups: [{name: \"{{comm}}\", cmdline: ['.+']}]`",
+                ))
             }
         };
         let users = || {
@@ -153,7 +152,10 @@ impl ProcessCollector {
         let groups = configs
             .iter()
             .enumerate()
-            .map(|(i, g)| Group::compile(i, g, &users))
+            .map(|(i, g)| {
+                Group::compile(i, g, &users)
+                    .map_err(|e| KeyError::from(e).in_item(i).below("groups"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let stat = std::fs::read_to_string(proc_root.join("stat"))
             .map_err(|e| format!("cannot read {}: {e}", proc_root.join("stat").display()))?;
@@ -292,6 +294,7 @@ mod tests {
         cfg.groups = None;
         assert!(ProcessCollector::from_config(&cfg)
             .unwrap_err()
+            .message
             .contains("`groups` is required"));
         cfg.groups = Some(vec![GroupConfig {
             name: "{{bogus}}".into(),
@@ -300,9 +303,14 @@ mod tests {
         }]);
         let err = ProcessCollector::from_config(&cfg).unwrap_err();
         assert!(
-            err.contains("groups[0]") && err.contains("expected one of"),
+            err.message.contains("groups[0]") && err.message.contains("expected one of"),
             "{err}"
         );
+        let path = [
+            crate::config::locate::Step::Key("groups".into()),
+            crate::config::locate::Step::Index(0),
+        ];
+        assert_eq!(err.path, path);
         let yaml = "groups:\n  - name: x\n    comms: [a]\n";
         assert!(serde_yaml::from_str::<ProcessConfig>(yaml).is_err());
     }
