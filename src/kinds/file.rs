@@ -1,13 +1,11 @@
 //! The `file` kind: reads a local file on every collection and maps it with a format.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 
+use super::Builder;
 use crate::client::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::client::Source;
-use crate::collector::Collector;
 use crate::collector::{CollectError, Context, Reason};
 use crate::config::{ConfigError, KeyError, KindKeys};
 use serde::Deserialize;
@@ -66,12 +64,12 @@ impl Source for FileSource {
     }
 }
 
-/// Builds a `file` collector: `path`, `max_response_bytes`, `format`, `metrics`.
-pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+/// Reads a `file` collector's keys: `path`, `max_response_bytes`, `format`, `metrics`.
+pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
     let (file, mapped) = super::pipeline::read_keys::<FileConfig>(keys)?;
-    FileSource::from_config(&file)
-        .and_then(|source| super::pipeline::build(source, None, &mapped))
-        .map_err(|e| keys.error(e))
+    Ok(Box::new(move || {
+        super::pipeline::build(FileSource::from_config(&file)?, None, &mapped)
+    }))
 }
 
 #[cfg(test)]

@@ -5,13 +5,12 @@
 //! auth, bearer token, TLS, redirects), so that a json_exporter setup moves over unchanged.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde::Deserialize;
 
 use super::pipeline::MappedConfig;
+use super::Builder;
 use crate::client::http::{BasicAuth, HttpRequestConfig, HttpSource, TlsConfig};
-use crate::collector::Collector;
 use crate::config::{ConfigError, KeyError, KindKeys};
 use crate::formats::FormatConfig;
 use crate::mapping::MetricRule;
@@ -147,20 +146,19 @@ fn merge(
 
 /// Builds an `http_json` collector: `json` format unless `format:` says otherwise, and the
 /// `metrics:` of a json_exporter module when `json_exporter_module` names one.
-pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
     let mut request = keys.take::<HttpRequestConfig>()?;
     let mut mapped = keys.take::<MappedConfig>()?;
     let own = keys.take::<HttpJsonConfig>()?;
     keys.finish()?;
-    let mut build = || {
+    Ok(Box::new(move || {
         if let Some(reference) = &own.json_exporter_module {
             apply_module(&mut request, &mut mapped, reference)
                 .map_err(|e| KeyError::at("json_exporter_module", e))?;
         }
         let source = HttpSource::from_config(&request)?;
         super::pipeline::build(source, Some(FormatConfig::Json), &mapped)
-    };
-    build().map_err(|e| keys.error(e))
+    }))
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use bytes::Bytes;
 use http::header::{HeaderMap, CONTENT_LENGTH};
 use tokio::time::Instant;
 
+use super::Builder;
 use crate::client::http::{
     apply_tls, auth_from_config, classify_reqwest, error_chain, headers_from_config, load_tls,
     redact_url, status_is_valid, use_server_name, Auth, HttpRequestConfig, LimitedBody,
@@ -555,13 +556,16 @@ where
     }
 }
 
-/// Builds an `http_probe` collector: the HTTP request keys and the body checks.
-pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+/// Reads an `http_probe` collector's keys: the HTTP request keys and the body checks.
+pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
     let request = keys.take::<HttpRequestConfig>()?;
     let checks = keys.take::<ProbeConfig>()?;
     keys.finish()?;
-    let probe = HttpProbeCollector::from_config(&request, &checks).map_err(|e| keys.error(e))?;
-    Ok(Arc::new(probe))
+    Ok(Box::new(move || {
+        Ok(Arc::new(HttpProbeCollector::from_config(
+            &request, &checks,
+        )?))
+    }))
 }
 
 #[cfg(test)]

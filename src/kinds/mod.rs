@@ -14,7 +14,11 @@ use std::sync::Arc;
 
 use crate::collector::Collector;
 use crate::config::locate::Step;
-use crate::config::{ConfigError, KindKeys, LoadedConfig};
+use crate::config::{ConfigError, KeyError, KindKeys, LoadedConfig};
+
+/// Builds a collector from the keys its kind has read. Separate from reading, so that the keys
+/// of a disabled collector are checked without building it (which may read files it names).
+pub type Builder = Box<dyn FnOnce() -> Result<Arc<dyn Collector>, KeyError>>;
 
 /// A collector kind.
 pub struct Kind {
@@ -22,9 +26,9 @@ pub struct Kind {
     pub name: &'static str,
     /// One line for `check` and the docs.
     pub summary: &'static str,
-    /// Reads the kind's own keys into its config structs (refusing any other key) and builds
-    /// the collector.
-    pub build: fn(&mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError>,
+    /// Reads the kind's own keys into its config structs, refusing any other key, and returns
+    /// what builds the collector from them.
+    pub read: fn(&mut KindKeys<'_>) -> Result<Builder, ConfigError>,
 }
 
 /// Every kind.
@@ -32,37 +36,37 @@ pub const KINDS: &[Kind] = &[
     Kind {
         name: "file",
         summary: "read a local file and map it with a format",
-        build: file::build,
+        read: file::read,
     },
     Kind {
         name: "http_text",
         summary: "fetch a text page over HTTP and map it with a format (kv, regex, csv)",
-        build: http_text::build,
+        read: http_text::read,
     },
     Kind {
         name: "http_json",
         summary: "fetch JSON over HTTP and map it with json_exporter's metric schema",
-        build: http_json::build,
+        read: http_json::read,
     },
     Kind {
         name: "tcp_text",
         summary: "send a command over TCP (Redis INFO, memcached stats) and map the reply",
-        build: tcp_text::build,
+        read: tcp_text::read,
     },
     Kind {
         name: "prometheus",
         summary: "pass the app's own /metrics through, with relabel rules and a series cap",
-        build: prometheus::build,
+        read: prometheus::read,
     },
     Kind {
         name: "http_probe",
         summary: "probe an HTTP endpoint like blackbox_exporter's http prober",
-        build: http_probe::build,
+        read: http_probe::read,
     },
     Kind {
         name: "process",
         summary: "stats of the app's processes from /proc (process-exporter compatible)",
-        build: process::build,
+        read: process::read,
     },
 ];
 
@@ -77,6 +81,22 @@ pub fn build(
     config: &LoadedConfig,
     index: usize,
 ) -> Result<(&'static Kind, Arc<dyn Collector>), ConfigError> {
+    let kind = kind_of(config, index)?;
+    let mut keys = KindKeys::new(config, index, kind.name);
+    let build = (kind.read)(&mut keys)?;
+    let collector = build().map_err(|e| keys.error(e))?;
+    Ok((kind, collector))
+}
+
+/// Checks the keys of collector `index` of `config` as its kind reads them, without building
+/// it: for collectors with `enabled: false`.
+pub fn check(config: &LoadedConfig, index: usize) -> Result<(), ConfigError> {
+    let kind = kind_of(config, index)?;
+    (kind.read)(&mut KindKeys::new(config, index, kind.name)).map(drop)
+}
+
+/// The kind collector `index` names (or its preset does).
+fn kind_of(config: &LoadedConfig, index: usize) -> Result<&'static Kind, ConfigError> {
     let collector = &config.collectors[index].config;
     let name = &collector.name;
     let kind_name = collector.kind.as_deref().ok_or_else(|| {
@@ -88,7 +108,7 @@ pub fn build(
             ),
         )
     })?;
-    let kind = find(kind_name).ok_or_else(|| {
+    find(kind_name).ok_or_else(|| {
         config.error_at(
             index,
             &[Step::Key("kind".into())],
@@ -97,9 +117,7 @@ pub fn build(
                 kind_names()
             ),
         )
-    })?;
-    let collector = (kind.build)(&mut KindKeys::new(config, index, kind.name))?;
-    Ok((kind, collector))
+    })
 }
 
 fn kind_names() -> String {
@@ -253,5 +271,19 @@ mod tests {
                 .starts_with("collector `t`: the `url` key is missing"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_disabled_collectors_keys_are_checked_but_it_is_not_built() {
+        let disabled = "collectors:\n  - name: t\n    kind: http_text\n    enabled: false\n";
+        let typo = format!("{disabled}    urll: http://127.0.0.1/\n");
+        let err = build(&typo).err().expect("refused");
+        assert_eq!((err.line, err.column), (5, 5), "{err}");
+        assert!(err.message.contains("unknown key `urll`"), "{err}");
+        // Building it would fail (no url, an unreadable CA file); checking its keys does not.
+        let unbuildable = format!("{disabled}    tls_config: {{ca_file: /nonexistent/ca.pem}}\n");
+        let engine = build(&unbuildable).expect("a disabled collector is not built");
+        assert_eq!(engine.disabled.len(), 1);
+        assert!(engine.collectors.is_empty());
     }
 }

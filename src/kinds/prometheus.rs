@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use http::header::CONTENT_TYPE;
 
+use super::Builder;
 use crate::client::http::{HttpRequestConfig, HttpSource};
 use crate::collector::{CollectError, Collection, Collector, Context, Reason};
 use crate::config::{ConfigError, KeyError, KindKeys};
@@ -188,14 +189,15 @@ impl Collector for PrometheusCollector {
     }
 }
 
-/// Builds a `prometheus` collector: the HTTP request keys, `metric_relabel_configs`,
+/// Reads a `prometheus` collector's keys: the HTTP request keys, `metric_relabel_configs`,
 /// `max_series`.
-pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
     let request = keys.take::<HttpRequestConfig>()?;
     let own = keys.take::<PrometheusConfig>()?;
     keys.finish()?;
-    let collector = PrometheusCollector::from_config(&request, &own).map_err(|e| keys.error(e))?;
-    Ok(Arc::new(collector))
+    Ok(Box::new(move || {
+        Ok(Arc::new(PrometheusCollector::from_config(&request, &own)?))
+    }))
 }
 
 #[cfg(test)]

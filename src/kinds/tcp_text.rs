@@ -7,14 +7,12 @@
 //! and no protocol-specific framing code is needed. The answer is returned as received (for Redis:
 //! the `$1234` header line first and `+OK` from `QUIT` last); line-oriented formats skip those lines.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::Builder;
 use crate::client::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::client::Source;
-use crate::collector::Collector;
 use crate::collector::{CollectError, Context, Reason};
 use crate::config::{ConfigError, KeyError, KindKeys};
 use serde::Deserialize;
@@ -202,13 +200,13 @@ pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Builds a `tcp_text` collector: `address`, `command`, `terminator`, `max_response_bytes`,
+/// Reads a `tcp_text` collector's keys: `address`, `command`, `terminator`, `max_response_bytes`,
 /// `format`, `metrics`.
-pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
     let (tcp, mapped) = super::pipeline::read_keys::<TcpConfig>(keys)?;
-    TcpSource::from_config(&tcp)
-        .and_then(|source| super::pipeline::build(source, None, &mapped))
-        .map_err(|e| keys.error(e))
+    Ok(Box::new(move || {
+        super::pipeline::build(TcpSource::from_config(&tcp)?, None, &mapped)
+    }))
 }
 
 #[cfg(test)]

@@ -326,6 +326,7 @@ impl Engine {
         for (index, loaded) in config.collectors.iter().enumerate() {
             let cfg = &loaded.config;
             if cfg.enabled == Some(false) {
+                kinds::check(config, index)?;
                 disabled.push(DisabledCollector {
                     name: cfg.name.clone(),
                     kind: cfg.kind.clone().unwrap_or_default(),

@@ -26,6 +26,7 @@ use serde::Deserialize;
 
 use crate::collector::{CollectError, Collection, Collector, Context, Reason};
 use crate::config::{ConfigError, KeyError, KindKeys};
+use crate::kinds::Builder;
 use matching::Group;
 use procfs::{parse_boot_time, ProcReader};
 use tracker::{Settings, State};
@@ -91,12 +92,13 @@ pub fn default_config() -> ProcessConfig {
         .unwrap_or_default()
 }
 
-/// Builds a `process` collector.
-pub fn build(keys: &mut KindKeys<'_>) -> Result<Arc<dyn Collector>, ConfigError> {
+/// Reads a `process` collector's keys.
+pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
     let config = keys.take::<ProcessConfig>()?;
     keys.finish()?;
-    let collector = ProcessCollector::from_config(&config).map_err(|e| keys.error(e))?;
-    Ok(Arc::new(collector))
+    Ok(Box::new(move || {
+        Ok(Arc::new(ProcessCollector::from_config(&config)?))
+    }))
 }
 
 struct Inner {
