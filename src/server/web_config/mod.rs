@@ -2,7 +2,7 @@
 //! exporter-toolkit's `web-config.yml` format, so that a file written for node_exporter or
 //! any other Prometheus exporter works here unchanged.
 //!
-//! ```yaml
+//! ```yaml web-config
 //! tls_server_config:
 //!   cert_file: server.crt          # relative paths are relative to this file's folder
 //!   key_file: server.key
