@@ -55,7 +55,7 @@ pub struct KvConfig {
     /// Keys the answer must have, each with the sentence the error gives when it is missing:
     /// the answer is then refused (a `parse` error), which tells the user what to change instead
     /// of a list of missing series. Checked at the top level (before any section).
-    /// ```yaml
+    /// ```yaml fragment
     /// required_keys:
     ///   Scoreboard: "this is not mod_status' machine-readable page: add ?auto to the URL"
     /// ```

@@ -110,7 +110,7 @@ pub struct PrometheusConfig {
     /// Prometheus-style relabelling of the app's series before they are served (actions
     /// `replace`, `keep`, `drop`, `labelmap`, `labeldrop`, `labelkeep`; the name is `__name__`).
     /// Drop the Go runtime families and rename a label:
-    /// ```yaml
+    /// ```yaml fragment
     /// metric_relabel_configs:
     ///   - {source_labels: [__name__], regex: 'go_.*', action: drop}
     ///   - {source_labels: [handler], target_label: path}

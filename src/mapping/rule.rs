@@ -9,7 +9,7 @@ use crate::model::MetricType;
 
 /// One entry of `metrics:`, json_exporter's schema plus a few extensions.
 ///
-/// ```yaml
+/// ```yaml metrics
 /// metrics:
 ///   - name: example_global_value
 ///     path: '{ .counter }'
@@ -79,7 +79,7 @@ pub struct MetricRule {
     /// Strings to numbers, per value: the key is the value's template as written in `values`
     /// (json_exporter's way, e.g. `'{.state}'`), or the value's name, or for `type: value` the
     /// `path`. Matching ignores case. A string not listed is parsed as usual.
-    /// ```yaml
+    /// ```yaml fragment
     /// valueconverter:
     ///   '{.state}':
     ///     ACTIVE: 1
@@ -135,7 +135,7 @@ pub struct MetricRule {
     pub missing_message: Option<String>,
     /// Extension for nested arrays, `type: object` only: rules applied to each selected object
     /// (their paths are relative to it), which inherit this rule's labels. One level per array:
-    /// ```yaml
+    /// ```yaml metrics
     /// - name: databases
     ///   type: object
     ///   path: '{ .databases[*] }'

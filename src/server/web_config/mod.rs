@@ -2,7 +2,7 @@
 //! exporter-toolkit's `web-config.yml` format, so that a file written for node_exporter or
 //! any other Prometheus exporter works here unchanged.
 //!
-//! ```yaml
+//! ```yaml web-config
 //! tls_server_config:
 //!   cert_file: server.crt          # relative paths are relative to this file's folder
 //!   key_file: server.key
@@ -13,7 +13,8 @@
 //!   headers:
 //!     X-Frame-Options: deny
 //! basic_auth_users:
-//!   prometheus: $2y$10$...         # bcrypt hash: htpasswd -nBC 10 "" | tr -d ':\n'
+//!   # user: bcrypt hash of the password, from htpasswd -nBC 10 "" | tr -d ':\n'
+//!   prometheus: $2y$10$tKaTSIHX/bE.iEkv6pcLdujRiF.vSnHgQca56qzdQ6YpLLQSCvMOW
 //! ```
 //!
 //! What is supported and what is not, and why:
