@@ -37,7 +37,7 @@ use tracker::{Settings, State};
 #[serde(deny_unknown_fields)]
 pub struct GroupConfig {
     /// The group name (the `groupname` label), a template: `{{comm}}` (process name),
-    /// `{{exebase}}` (base name of argv[0]), `{{exefull}}` (argv[0]), `{{username}}`,
+    /// `{{exebase}}` (base name of `argv[0]`), `{{exefull}}` (`argv[0]`), `{{username}}`,
     /// `{{matches.NAME}}` (a named capture of a `cmdline` regex), `{{pid}}` (one series per
     /// process: avoid). process-exporter's `{{.Comm}}` spelling works too. Default `{{exebase}}`.
     #[serde(default)]
@@ -45,8 +45,8 @@ pub struct GroupConfig {
     /// Process names (`/proc/PID/comm`, at most 15 characters) that match, exactly.
     #[serde(default)]
     pub comm: Vec<String>,
-    /// Executables that match: a base name (`nginx`) matches argv[0]'s base name, a path
-    /// (`/usr/sbin/nginx`) matches argv[0] exactly.
+    /// Executables that match: a base name (`nginx`) matches `argv[0]`'s base name, a path
+    /// (`/usr/sbin/nginx`) matches `argv[0]` exactly.
     #[serde(default)]
     pub exe: Vec<String>,
     /// Regexes that must all be found in the command line (arguments joined by spaces).
