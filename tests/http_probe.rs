@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use common::{free_port, require_tool, wait_for_port, ChildGuard};
 use nginx_support::{cert_not_after_by_openssl, Nginx};
-use sidecar_exporter::client::http::{HttpRequestConfig, TlsConfig};
+use sidecar_exporter::client::http::HttpRequestConfig;
+use sidecar_exporter::client::tls::TlsConfig;
 use sidecar_exporter::collector::{Collector, Context};
 use sidecar_exporter::kinds::http_probe::{HttpProbeCollector, ProbeConfig};
 use sidecar_exporter::model::MetricFamily;

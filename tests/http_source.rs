@@ -6,7 +6,9 @@ mod nginx_support;
 use std::time::Duration;
 
 use nginx_support::{Nginx, HELLO, PASSWORD, TOKEN, USER};
-use sidecar_exporter::client::http::{BasicAuth, HttpRequestConfig, HttpSource, TlsConfig};
+use sidecar_exporter::client::auth::BasicAuth;
+use sidecar_exporter::client::http::{HttpRequestConfig, HttpSource};
+use sidecar_exporter::client::tls::TlsConfig;
 use sidecar_exporter::client::Source;
 use sidecar_exporter::collector::{Context, Reason};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

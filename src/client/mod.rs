@@ -2,7 +2,11 @@
 //! the HTTP client pieces (auth, secrets re-read from files, TLS, unix sockets, body limits,
 //! kept-alive connections) used by `http_text`, `http_json`, `prometheus` and `http_probe`.
 
+pub mod auth;
+pub mod body;
 pub mod http;
+pub mod tls;
+pub mod unix;
 
 use bytes::Bytes;
 

@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use super::pipeline::MappedConfig;
 use super::Builder;
-use crate::client::http::{BasicAuth, HttpRequestConfig, HttpSource, TlsConfig};
+use crate::client::auth::BasicAuth;
+use crate::client::http::{HttpRequestConfig, HttpSource};
+use crate::client::tls::TlsConfig;
 use crate::config::{ConfigError, KeyError, KindKeys};
 use crate::formats::FormatConfig;
 use crate::mapping::MetricRule;

@@ -29,11 +29,13 @@ use http::header::{HeaderMap, CONTENT_LENGTH};
 use tokio::time::Instant;
 
 use super::Builder;
+use crate::client::auth::{auth_from_config, Auth};
+use crate::client::body::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::client::http::{
-    apply_tls, auth_from_config, classify_reqwest, error_chain, headers_from_config, load_tls,
-    redact_url, status_is_valid, use_server_name, Auth, HttpRequestConfig, LimitedBody,
-    TlsMaterial, DEFAULT_MAX_RESPONSE_BYTES,
+    classify_reqwest, error_chain, headers_from_config, redact_url, status_is_valid,
+    HttpRequestConfig,
 };
+use crate::client::tls::{apply_tls, load_tls, use_server_name, TlsMaterial};
 use crate::collector::{CollectError, Collection, Collector, Context};
 use crate::config::{ConfigError, KeyError, KindKeys};
 use crate::model::{labels, MetricFamily, MetricType};

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Builder;
-use crate::client::http::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::client::body::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::client::Source;
 use crate::collector::{CollectError, Context, Reason};
 use crate::config::{ConfigError, KeyError, KindKeys};
