@@ -83,6 +83,21 @@ enum Transport {
     Unix(UnixClient),
 }
 
+impl HttpRequestConfig {
+    /// `method`, checked (default `GET`; any case).
+    pub fn method(&self) -> Result<http::Method, KeyError> {
+        let Some(method) = self.method.as_deref() else {
+            return Ok(http::Method::GET);
+        };
+        http::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|_| {
+            KeyError::at(
+                "method",
+                format!("method {method:?} is not a valid HTTP method"),
+            )
+        })
+    }
+}
+
 impl HttpSource {
     /// Builds the source from a collector's `url`, `method`, `headers`, `body`, `basic_auth`,
     /// `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`,
@@ -92,14 +107,7 @@ impl HttpSource {
             .url
             .as_deref()
             .ok_or("the `url` key is missing (http source)")?;
-        let method = match cfg.method.as_deref() {
-            None => http::Method::GET,
-            Some(m) => {
-                http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| {
-                    KeyError::at("method", format!("method {m:?} is not a valid HTTP method"))
-                })?
-            }
-        };
+        let method = cfg.method()?;
         let mut headers = headers_from_config(cfg)?;
         let auth = auth_from_config(cfg)?;
         let max_bytes = cfg.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);

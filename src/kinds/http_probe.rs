@@ -119,14 +119,7 @@ impl HttpProbeCollector {
         if url.host_str().is_none() {
             return Err(KeyError::at("url", format!("url {raw:?} names no host")));
         }
-        let method = match cfg.method.as_deref() {
-            None => http::Method::GET,
-            Some(m) => {
-                http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| {
-                    KeyError::at("method", format!("method {m:?} is not a valid HTTP method"))
-                })?
-            }
-        };
+        let method = cfg.method()?;
         let compile =
             |key: &str, list: &Option<Vec<String>>| -> Result<Vec<regex::bytes::Regex>, KeyError> {
                 list.iter()
