@@ -2,6 +2,7 @@
 //! also reads `SIDECAR_EXPORTER_<FLAG>` (the flag wins).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -52,6 +53,55 @@ pub struct Cli {
     )]
     pub web_config_file: Option<PathBuf>,
 
+    /// How long a client may take to send a request's headers before its connection is closed.
+    #[arg(
+        long = "web.header-read-timeout",
+        env = "SIDECAR_EXPORTER_WEB_HEADER_READ_TIMEOUT",
+        global = true,
+        default_value = "10s",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub header_read_timeout: Duration,
+
+    /// How long a connection may stay open with no request in progress (keep-alive between
+    /// scrapes, or a request that never completes). Longer than the scrape interval, so that
+    /// Prometheus keeps its connection.
+    #[arg(
+        long = "web.idle-timeout",
+        env = "SIDECAR_EXPORTER_WEB_IDLE_TIMEOUT",
+        global = true,
+        default_value = "90s",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub idle_timeout: Duration,
+
+    /// The most client connections open at once (lowered to fit the descriptor limit). At the
+    /// cap, the oldest idle connection is closed for a new one; with all of them busy, a new
+    /// one gets a 503 at once.
+    #[arg(
+        long = "web.max-connections",
+        env = "SIDECAR_EXPORTER_WEB_MAX_CONNECTIONS",
+        global = true,
+        default_value = "256",
+        value_parser = clap::value_parser!(u32).range(1..),
+        value_name = "N"
+    )]
+    pub max_connections: u32,
+
+    /// The most `/metrics` answers encoded at once (concurrent scrapes share one collection);
+    /// more wait for a turn until their scrape deadline, then get a 503.
+    #[arg(
+        long = "web.max-requests",
+        env = "SIDECAR_EXPORTER_WEB_MAX_REQUESTS",
+        global = true,
+        default_value = "40",
+        value_parser = clap::value_parser!(u32).range(1..),
+        value_name = "N"
+    )]
+    pub max_requests: u32,
+
     /// Only log messages with the given severity or above.
     #[arg(
         long = "log.level",
@@ -69,6 +119,11 @@ pub struct Cli {
         default_value = "logfmt"
     )]
     pub log_format: LogFormat,
+}
+
+/// A Prometheus-style duration (`500ms`, `10s`, `2m`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::config::ConfigDuration::parse(text).map(|d| d.0)
 }
 
 /// The subcommands.

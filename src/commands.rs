@@ -13,7 +13,7 @@ use crate::config;
 use crate::config::presets;
 use crate::encode;
 use crate::scrape::{merge_families, Counters, Engine};
-use crate::server::tls::serve_tls;
+use crate::server::listen::{self, Connections, ServerLimits};
 use crate::server::web_config::{self, WebConfigHandle};
 use crate::server::{app, AppState};
 
@@ -208,6 +208,7 @@ pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
 }
 
 async fn serve(cli: Cli) -> ExitCode {
+    let fd_limit = raise_fd_limit();
     let web = match &cli.web_config_file {
         Some(path) => match WebConfigHandle::load(path) {
             Ok(handle) => Some(Arc::new(handle)),
@@ -219,10 +220,10 @@ async fn serve(cli: Cli) -> ExitCode {
         None => None,
     };
     let tls = web.as_ref().is_some_and(|web| web.tls_enabled());
-    let state = Arc::new(AppState::new(
-        cli.config_file.clone(),
-        cli.telemetry_path.clone(),
-    ));
+    let state = Arc::new(
+        AppState::new(cli.config_file.clone(), cli.telemetry_path.clone())
+            .with_max_requests(usize::try_from(cli.max_requests).unwrap_or(usize::MAX)),
+    );
     if let Err(error) = state.reload() {
         eprintln!("{error}");
         return ExitCode::FAILURE;
@@ -255,25 +256,29 @@ async fn serve(cli: Cli) -> ExitCode {
         router = web_config::protect(router, web.clone());
         web_config::spawn_file_checks(web, web_config::FILE_CHECK_INTERVAL);
     }
+    let limits = ServerLimits {
+        header_read_timeout: cli.header_read_timeout,
+        idle_timeout: cli.idle_timeout,
+        max_connections: usize::try_from(cli.max_connections).unwrap_or(usize::MAX),
+    }
+    .within_fd_limit(fd_limit);
+    tracing::info!(
+        max_connections = limits.max_connections,
+        fd_limit,
+        "connection limits"
+    );
+    let connections = Connections::new(limits);
+    tokio::spawn(connections.clone().close_idle_until(stop_rx.clone()));
+    let tls = if tls { web.clone() } else { None };
     let mut servers = Vec::new();
     for listener in listeners {
-        let mut stop = stop_rx.clone();
-        let router = router.clone();
-        if let (true, Some(web)) = (tls, &web) {
-            servers.push(tokio::spawn(serve_tls(listener, router, web.clone(), stop)));
-            continue;
-        }
-        servers.push(tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            };
-            if let Err(error) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(%error, "the HTTP server stopped");
-            }
-        }));
+        servers.push(tokio::spawn(listen::serve(
+            listener,
+            router.clone(),
+            tls.clone(),
+            connections.clone(),
+            stop_rx.clone(),
+        )));
     }
     shutdown_signal().await;
     tracing::info!("shutting down");
@@ -283,6 +288,24 @@ async fn serve(cli: Cli) -> ExitCode {
         tracing::warn!("requests still running after {SHUTDOWN_GRACE:?}; exiting anyway");
     }
     ExitCode::SUCCESS
+}
+
+/// Raises the soft limit on open descriptors to the hard one (a systemd unit's soft default is
+/// 1,024, far below its hard limit) and returns the soft limit in force, so that the connection
+/// cap can leave room for the collectors.
+fn raise_fd_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    // `None` is "unlimited"; an unlimited hard limit is left alone (the kernel caps it anyway).
+    if let (Some(soft), Some(hard)) = (limit.current, limit.maximum) {
+        if soft < hard {
+            limit.current = Some(hard);
+            if let Err(error) = setrlimit(Resource::Nofile, limit) {
+                tracing::warn!(%error, "cannot raise the open-files limit");
+            }
+        }
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
 
 fn spawn_reload_triggers(state: Arc<AppState>) {

@@ -1,5 +1,6 @@
 //! The HTTP server: `/metrics`, the status page, health, readiness and reload.
 
+pub mod listen;
 mod state;
 mod status_page;
 #[cfg(test)]
@@ -109,7 +110,19 @@ async fn metrics(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok());
     let deadline = scrape_deadline(Instant::now(), header_timeout, engine.scrape_timeout);
+    // Concurrent scrapes share one collection per collector, so only merging and encoding,
+    // which each scrape does for itself, wait for a turn (--web.max-requests), until the
+    // deadline.
     let outcomes = engine.collect(deadline).await;
+    let Ok(Ok(_turn)) = tokio::time::timeout_at(deadline, state.scrape_permits.acquire()).await
+    else {
+        state.counters.count_scrape(503);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many scrapes at once (--web.max-requests); try again\n",
+        )
+            .into_response();
+    };
 
     state.counters.count_scrape(200);
     // The exporter's own families go first, so that an app passing through its own
@@ -151,6 +164,7 @@ async fn metrics(
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
+    use std::time::Duration;
 
     use super::testing::{oneshot, request};
     use super::*;
@@ -365,6 +379,25 @@ mod tests {
             metrics.contains("sidecar_exporter_config_last_reload_successful 0\n"),
             "{metrics}"
         );
+    }
+
+    #[tokio::test]
+    async fn scrapes_past_max_requests_wait_for_a_turn_until_their_deadline() {
+        let (_dir, _path, state) = ready_state();
+        let all_turns = state.scrape_permits.acquire_many(40).await.unwrap();
+        let scrape = || {
+            let headers = [("x-prometheus-scrape-timeout-seconds", "0.3")];
+            oneshot(app(state.clone()), request("GET", "/metrics", &headers))
+        };
+        let (response, body) = scrape().await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("--web.max-requests"), "{body}");
+        // A turn freed before the deadline is taken.
+        let waiting = tokio::spawn(scrape());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(all_turns);
+        let (response, _) = waiting.await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
     }
 
     #[test]

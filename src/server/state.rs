@@ -21,7 +21,12 @@ pub struct AppState {
     reload: Mutex<ReloadState>,
     last_reload_error: Mutex<Option<String>>,
     fingerprint: Mutex<u64>,
+    /// Turns for `/metrics` requests (`--web.max-requests`).
+    pub scrape_permits: tokio::sync::Semaphore,
 }
+
+/// Default of `--web.max-requests`.
+pub const DEFAULT_MAX_REQUESTS: usize = 40;
 
 impl AppState {
     /// A state with no config loaded yet (not ready).
@@ -34,7 +39,14 @@ impl AppState {
             reload: Mutex::new(ReloadState::default()),
             last_reload_error: Mutex::new(None),
             fingerprint: Mutex::new(0),
+            scrape_permits: tokio::sync::Semaphore::new(DEFAULT_MAX_REQUESTS),
         }
+    }
+
+    /// The same state, answering at most `max_requests` `/metrics` requests at once.
+    pub fn with_max_requests(mut self, max_requests: usize) -> Self {
+        self.scrape_permits = tokio::sync::Semaphore::new(max_requests.max(1));
+        self
     }
 
     /// The running engine, `None` before the first successful load.
