@@ -1,4 +1,5 @@
-//! The metric family and sample types that every collector produces and every encoder reads.
+//! The metric family and sample types that every collector produces and every encoder reads,
+//! and the exposition formats they are read from and written in.
 
 /// A label set: `(name, value)` pairs in the order they are written.
 pub type Labels = Vec<(String, String)>;
@@ -119,6 +120,58 @@ impl MetricFamily {
     }
 }
 
+/// A Prometheus text exposition format: the one a scraped page is written in (the `prometheus`
+/// kind's parser reads it from the answer's `Content-Type`), and the one a scrape is answered
+/// with (negotiated from its `Accept`). Every media type and version string of these formats is
+/// here, so that the parser, the negotiation and the encoder cannot disagree about them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
+    Text,
+    /// OpenMetrics 1.0 (`application/openmetrics-text`): ends with `# EOF`, timestamps in
+    /// seconds.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The format a media type names (`type/subtype`, any case, without parameters); `None`
+    /// when it names neither.
+    pub fn from_media_type(media_type: &str) -> Option<Format> {
+        if media_type.eq_ignore_ascii_case("application/openmetrics-text") {
+            Some(Format::OpenMetrics)
+        } else if media_type.eq_ignore_ascii_case("text/plain") {
+            Some(Format::Text)
+        } else {
+            None
+        }
+    }
+
+    /// The format a `Content-Type` header names, whatever its parameters; `None` when it names
+    /// neither (a parser then recognises the format from the body).
+    pub fn from_content_type(content_type: &str) -> Option<Format> {
+        let media_type = content_type.split(';').next().unwrap_or("").trim();
+        Format::from_media_type(media_type)
+    }
+
+    /// True when a client asking for this format with the `version` parameter `version` (`""`
+    /// when it gave none) can be answered with what [`Format::content_type`] names. OpenMetrics
+    /// `0.0.1` is what Prometheus 2 asks for besides `1.0.0`; both read the same text.
+    pub fn answers_version(self, version: &str) -> bool {
+        match self {
+            Format::Text => matches!(version, "" | "0.0.4"),
+            Format::OpenMetrics => matches!(version, "" | "1.0.0" | "0.0.1"),
+        }
+    }
+
+    /// The `Content-Type` to answer with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
 /// Builds a [`Labels`] from string pairs.
 pub fn labels<const N: usize>(pairs: [(&str, &str); N]) -> Labels {
     pairs
@@ -153,6 +206,42 @@ mod tests {
         assert!(!is_valid_metric_name("9abc"));
         assert!(!is_valid_metric_name("a-b"));
         assert!(!is_valid_metric_name(""));
+    }
+
+    #[test]
+    fn formats_from_content_types() {
+        assert_eq!(
+            Format::from_content_type("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            Some(Format::OpenMetrics)
+        );
+        assert_eq!(
+            Format::from_content_type("text/plain; version=0.0.4"),
+            Some(Format::Text)
+        );
+        assert_eq!(
+            Format::from_content_type(" Text/Plain "),
+            Some(Format::Text)
+        );
+        assert_eq!(Format::from_content_type("application/json"), None);
+        assert_eq!(Format::from_content_type(""), None);
+    }
+
+    #[test]
+    fn answered_content_types_name_their_format() {
+        for format in [Format::Text, Format::OpenMetrics] {
+            assert_eq!(
+                Format::from_content_type(format.content_type()),
+                Some(format)
+            );
+        }
+        assert_eq!(
+            Format::Text.content_type(),
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        assert_eq!(
+            Format::OpenMetrics.content_type(),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        );
     }
 
     #[test]
