@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use super::compile::{CompiledRule, CompiledValue};
+use super::compile::{CompiledRule, CompiledValue, LabelValue};
 use super::jsonpath::{render, Evaluated, Expr, Hit};
 use super::number::{count_chars, parse_number_text, unquote_extend, version_number};
 use crate::collector::{CollectError, Collection, Reason};
@@ -207,25 +207,35 @@ fn evaluate_labels<'r>(
     inherited: &[(String, String)],
     out: &mut Output<'r>,
 ) -> Labels {
-    let mut labels: Labels = inherited.to_vec();
-    for (name, expr) in &rule.labels {
-        let value = match expr.evaluate(object) {
-            Evaluated::Missing(what) => {
-                if !rule.allow_missing_key {
-                    out.problems.add(
-                        rule,
-                        Reason::Mapping,
-                        format!("label `{name}`{}: {what}; left empty", describe(object)),
-                    );
+    let mut labels: Labels = Vec::with_capacity(inherited.len() + rule.labels.len());
+    labels.extend_from_slice(inherited);
+    for label in &rule.labels {
+        let value = match &label.value {
+            LabelValue::Constant(text) => text.clone(),
+            LabelValue::Expr(expr) => match expr.evaluate(object) {
+                Evaluated::Missing(what) => {
+                    if !rule.allow_missing_key {
+                        out.problems.add(
+                            rule,
+                            Reason::Mapping,
+                            format!(
+                                "label `{}`{}: {what}; left empty",
+                                label.name,
+                                describe(object)
+                            ),
+                        );
+                    }
+                    String::new()
                 }
-                String::new()
-            }
-            Evaluated::Json(v) => compat_text(expr, render(v).into_owned()),
-            Evaluated::Text(text) => compat_text(expr, text),
+                Evaluated::Json(v) => compat_text(expr, render(v).into_owned()),
+                Evaluated::Text(text) => compat_text(expr, text),
+            },
         };
-        labels.push((name.clone(), value));
+        // Positions were worked out from the names `inherited` holds, so they never pass its
+        // end; `min` only keeps a broken invariant from panicking.
+        let position = label.position.min(labels.len());
+        labels.insert(position, (label.name.clone(), value));
     }
-    labels.sort();
     labels
 }
 
@@ -556,6 +566,30 @@ mod tests {
         // `events` has no `columns`: reported once, the rest is kept.
         assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
         assert!(c.problems[0].message.contains("columns"));
+    }
+
+    #[test]
+    fn static_and_evaluated_labels_interleave_in_name_order() {
+        let c = apply(
+            r#"
+- name: outer
+  type: object
+  path: '{.items[*]}'
+  labels: {d: '{.d}', b: static}
+  metrics:
+    - name: inner
+      type: object
+      path: '{.children.*}'
+      labels: {e: '{$key}', a: '"quoted"', c: 'c-{.c}'}
+      values: {v: '{.v}'}
+"#,
+            json!({"items": [{"d": "D", "children": {"k": {"c": 1, "v": 2}}}]}),
+        );
+        assert_eq!(
+            series(&c),
+            [r#"inner_v{a="quoted",b="static",c="c-1",d="D",e="k"} 2"#]
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
     }
 
     #[test]
