@@ -18,8 +18,8 @@ use common::{
     eventually, free_port, http_get, require_tool, sample_value, wait_for_port, ChildGuard,
     Exporter,
 };
-use sidecar_exporter::formats::prom_text::{parse_exposition, parse_exposition_as, Dialect};
-use sidecar_exporter::model::MetricFamily;
+use sidecar_exporter::formats::prom_text::{parse_exposition, parse_exposition_as};
+use sidecar_exporter::model::{Format, MetricFamily};
 
 /// The three upstream servers.
 struct Upstreams {
@@ -330,7 +330,7 @@ collectors:
     assert_eq!(status, 200);
     assert!(openmetrics.ends_with("# EOF\n"));
     let om_families =
-        parse_exposition_as(openmetrics.as_bytes(), Some(Dialect::OpenMetrics)).unwrap();
+        parse_exposition_as(openmetrics.as_bytes(), Some(Format::OpenMetrics)).unwrap();
     let om_series = series(&om_families);
     let pushed_om = series_of_upstream(&om_series, "pushgateway");
     assert_eq!(

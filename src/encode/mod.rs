@@ -42,30 +42,14 @@ mod negotiate;
 mod openmetrics;
 mod text;
 
+// Re-exported so that the encoder's callers name the format next to `encode`; the type lives in
+// `model` because the `prometheus` kind's parser reads the same formats.
+pub use crate::model::Format;
 pub use negotiate::negotiate;
 
 use std::borrow::Borrow;
 
 use crate::model::MetricFamily;
-
-/// An exposition format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Prometheus text format 0.0.4.
-    Text,
-    /// OpenMetrics 1.0.0 text.
-    OpenMetrics,
-}
-
-impl Format {
-    /// The `Content-Type` to answer with.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
-            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        }
-    }
-}
 
 /// Appends `families` to `out` in `format`, in the order given. Families without samples are
 /// skipped; OpenMetrics output always ends with `# EOF`, even when nothing else was written.

@@ -1,7 +1,7 @@
 //! `Accept` parsing with q-values (gzip from `Accept-Encoding` is tower-http's
 //! `CompressionLayer`, in `src/server/mod.rs`).
 
-use super::Format;
+use crate::model::Format;
 
 /// One entry of an `Accept` header: `type/subtype;param=value;q=0.5`.
 #[derive(Debug, PartialEq)]
@@ -73,15 +73,10 @@ pub fn negotiate(accept: Option<&str>) -> Format {
     };
     for entry in acceptable_entries(header) {
         let version = entry.param("version").unwrap_or("");
-        if entry
-            .value
-            .eq_ignore_ascii_case("application/openmetrics-text")
-            && matches!(version, "" | "1.0.0" | "0.0.1")
-        {
-            return Format::OpenMetrics;
-        }
-        if entry.value.eq_ignore_ascii_case("text/plain") && matches!(version, "" | "0.0.4") {
-            return Format::Text;
+        if let Some(format) = Format::from_media_type(entry.value) {
+            if format.answers_version(version) {
+                return format;
+            }
         }
     }
     Format::Text

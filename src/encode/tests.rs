@@ -401,15 +401,3 @@ fn appends_to_what_is_in_the_buffer() {
     encode(&[up], Format::Text, &mut out);
     assert_eq!(out, b"# already here\n# TYPE up gauge\nup 1\n");
 }
-
-#[test]
-fn content_types() {
-    assert_eq!(
-        Format::Text.content_type(),
-        "text/plain; version=0.0.4; charset=utf-8"
-    );
-    assert_eq!(
-        Format::OpenMetrics.content_type(),
-        "application/openmetrics-text; version=1.0.0; charset=utf-8"
-    );
-}

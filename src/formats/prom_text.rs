@@ -15,38 +15,10 @@
 //! - exemplars are accepted and dropped; `# EOF` ends an OpenMetrics exposition.
 
 use crate::collector::CollectError;
-use crate::model::{is_valid_metric_name, Labels, MetricFamily, MetricType, Sample};
+use crate::model::{is_valid_metric_name, Format, Labels, MetricFamily, MetricType, Sample};
 
 use super::kv::shorten;
 use super::{parse_error, utf8};
-
-/// Which text format a body is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
-    Text,
-    /// OpenMetrics 1.0 (`application/openmetrics-text`): must end with `# EOF`, timestamps in
-    /// seconds.
-    OpenMetrics,
-}
-
-impl Dialect {
-    /// The dialect a `Content-Type` header names; `None` when it names neither (then the body
-    /// decides, see [`parse_exposition`]).
-    pub fn from_content_type(content_type: &str) -> Option<Dialect> {
-        let media_type = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match media_type.as_str() {
-            "application/openmetrics-text" => Some(Dialect::OpenMetrics),
-            "text/plain" => Some(Dialect::Text),
-            _ => None,
-        }
-    }
-}
 
 /// Parses an exposition in either format. The format is recognised from the body: OpenMetrics
 /// when its last line is `# EOF`, text 0.0.4 otherwise.
@@ -54,12 +26,12 @@ pub fn parse_exposition(body: &[u8]) -> Result<Vec<MetricFamily>, CollectError> 
     parse_exposition_as(body, None)
 }
 
-/// Parses an exposition in the given dialect (from the answer's `Content-Type`, see
-/// [`Dialect::from_content_type`]), or recognised from the body when `None`. An OpenMetrics
+/// Parses an exposition in the given format (from the answer's `Content-Type`, see
+/// [`Format::from_content_type`]), or recognised from the body when `None`. An OpenMetrics
 /// answer without its closing `# EOF` is refused as truncated.
 pub fn parse_exposition_as(
     body: &[u8],
-    dialect: Option<Dialect>,
+    format: Option<Format>,
 ) -> Result<Vec<MetricFamily>, CollectError> {
     let text = utf8(body)?;
     let ends_with_eof = text
@@ -67,18 +39,18 @@ pub fn parse_exposition_as(
         .rsplit('\n')
         .next()
         .is_some_and(|last| last.trim_end_matches('\r') == "# EOF");
-    let dialect = dialect.unwrap_or(if ends_with_eof {
-        Dialect::OpenMetrics
+    let format = format.unwrap_or(if ends_with_eof {
+        Format::OpenMetrics
     } else {
-        Dialect::Text
+        Format::Text
     });
-    if dialect == Dialect::OpenMetrics && !ends_with_eof {
+    if format == Format::OpenMetrics && !ends_with_eof {
         return Err(parse_error(
             "the OpenMetrics answer does not end with `# EOF`: it was cut short",
         ));
     }
     let mut parser = Parser {
-        dialect,
+        format,
         families: Vec::new(),
         current: None,
     };
@@ -111,7 +83,7 @@ struct Builder {
 }
 
 struct Parser {
-    dialect: Dialect,
+    format: Format,
     families: Vec<MetricFamily>,
     current: Option<Builder>,
 }
@@ -186,7 +158,7 @@ impl Parser {
     }
 
     fn sample(&mut self, line: &str) -> Result<(), String> {
-        let parsed = parse_sample_line(line, self.dialect)?;
+        let parsed = parse_sample_line(line, self.format)?;
         let suffix = match self.current.as_mut() {
             Some(builder) => builder.accept(parsed.name),
             None => None,
@@ -328,7 +300,7 @@ struct ParsedSample<'a> {
     timestamp_ms: Option<i64>,
 }
 
-fn parse_sample_line(line: &str, dialect: Dialect) -> Result<ParsedSample<'_>, String> {
+fn parse_sample_line(line: &str, format: Format) -> Result<ParsedSample<'_>, String> {
     let name_end = line
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
         .unwrap_or(line.len());
@@ -354,7 +326,7 @@ fn parse_sample_line(line: &str, dialect: Dialect) -> Result<ParsedSample<'_>, S
     let mut timestamp_ms = None;
     if let Some(token) = tokens.next() {
         if !token.starts_with('#') {
-            timestamp_ms = Some(parse_timestamp(token, dialect)?);
+            timestamp_ms = Some(parse_timestamp(token, format)?);
             if let Some(extra) = tokens.next() {
                 if !extra.starts_with('#') {
                     return Err(format!("unexpected {extra:?} after the timestamp"));
@@ -453,12 +425,12 @@ fn parse_value(s: &str) -> Option<f64> {
     }
 }
 
-fn parse_timestamp(token: &str, dialect: Dialect) -> Result<i64, String> {
-    match dialect {
-        Dialect::Text => token
+fn parse_timestamp(token: &str, format: Format) -> Result<i64, String> {
+    match format {
+        Format::Text => token
             .parse::<i64>()
             .map_err(|_| format!("timestamp {token:?} is not an integer number of milliseconds")),
-        Dialect::OpenMetrics => match parse_value(token) {
+        Format::OpenMetrics => match parse_value(token) {
             Some(seconds) if seconds.is_finite() && seconds.abs() < 9.2e15 => {
                 Ok((seconds * 1000.0).round() as i64)
             }
@@ -753,27 +725,12 @@ mod tests {
         let e = parse_exposition(b"a 1 \xff\n").unwrap_err();
         assert!(e.message.contains("not UTF-8"), "{}", e.message);
         let e =
-            parse_exposition_as(b"# TYPE a gauge\na 1\n", Some(Dialect::OpenMetrics)).unwrap_err();
+            parse_exposition_as(b"# TYPE a gauge\na 1\n", Some(Format::OpenMetrics)).unwrap_err();
         assert!(e.message.contains("cut short"), "{}", e.message);
         // Truncated mid-line.
         let text = include_str!("../../tests/fixtures/prom/node_exporter_text.txt");
         let cut = &text[..text.find("node_cpu_seconds_total{").unwrap() + 30];
         assert!(parse_exposition(cut.as_bytes()).is_err());
         assert_eq!(parse(""), []);
-    }
-
-    #[test]
-    fn dialect_from_content_type() {
-        assert_eq!(
-            Dialect::from_content_type(
-                "application/openmetrics-text; version=1.0.0; charset=utf-8"
-            ),
-            Some(Dialect::OpenMetrics)
-        );
-        assert_eq!(
-            Dialect::from_content_type("text/plain; version=0.0.4"),
-            Some(Dialect::Text)
-        );
-        assert_eq!(Dialect::from_content_type("application/json"), None);
     }
 }

@@ -2,7 +2,7 @@
 //! federation would, after optional `metric_relabel_configs` and a `max_series` cap.
 //!
 //! The page is fetched with an `Accept` header preferring OpenMetrics, then text 0.0.4 (the
-//! header Prometheus itself sends), parsed in the dialect the answer's `Content-Type` names
+//! header Prometheus itself sends), parsed in the format the answer's `Content-Type` names
 //! ([`crate::formats::prom_text`]), relabelled, capped, and handed to the engine, which merges it
 //! with the other collectors' families (a series another collector already produced is dropped
 //! and counted as `duplicate_series`).
@@ -30,8 +30,8 @@ use super::Builder;
 use crate::client::http::{HttpRequestConfig, HttpSource};
 use crate::collector::{CollectError, Collection, Collector, Context, Reason};
 use crate::config::{ConfigError, KeyError, KindKeys};
-use crate::formats::prom_text::{parse_exposition_as, Dialect};
-use crate::model::MetricFamily;
+use crate::formats::prom_text::parse_exposition_as;
+use crate::model::{Format, MetricFamily};
 use crate::relabel::{RelabelConfig, Relabeler};
 
 /// Default of `max_series`.
@@ -95,7 +95,7 @@ pub fn process_exposition(
     relabeler: &Relabeler,
     max_series: usize,
 ) -> Result<Collection, CollectError> {
-    let families = parse_exposition_as(body, Dialect::from_content_type(content_type))?;
+    let families = parse_exposition_as(body, Format::from_content_type(content_type))?;
     let mut problems = Vec::new();
     let families = relabeler.apply(families, &mut problems);
     let (families, limited) = limit_series(families, max_series);

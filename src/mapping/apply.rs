@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use super::compile::{CompiledRule, CompiledValue};
+use super::compile::{CompiledRule, CompiledValue, LabelValue};
 use super::jsonpath::{render, Evaluated, Expr, Hit};
 use super::number::{count_chars, parse_number_text, unquote_extend, version_number};
 use crate::collector::{CollectError, Collection, Reason};
-use crate::model::{Labels, MetricFamily};
+use crate::model::{Labels, MetricFamily, Sample};
 
 /// At most this many problems of one kind are listed per rule and collection; the rest are
 /// summed up in one more problem, so a 100 000-element array with a bad path cannot flood the
@@ -25,28 +25,37 @@ pub(super) fn apply_rules(rules: &[CompiledRule], data: &Value) -> Collection {
     out.finish()
 }
 
-/// Families being built, with duplicate detection and capped problem lists.
+/// Families being built, with the rule that made each series, and the problems so far.
 #[derive(Default)]
-struct Output {
+struct Output<'r> {
     families: Vec<MetricFamily>,
-    /// Family name → its index in `families`, and the label-set hashes it holds, each with the
-    /// indices of its samples (compared in full on a hash match, so collisions cannot drop a
-    /// series; hashing instead of keeping a copy of every label set saves the allocations).
-    by_name: HashMap<String, (usize, HashMap<u64, Vec<usize>>)>,
-    problems: Vec<CollectError>,
-    /// Problems per (rule location, reason), listed or not.
-    problem_counts: BTreeMap<(String, Reason), usize>,
+    /// For each family, the rule that made each of its samples: a repeated series is reported
+    /// at the rule that made it.
+    made_by: Vec<Vec<&'r CompiledRule>>,
+    /// Family name → its index in `families`.
+    by_name: HashMap<&'r str, usize>,
+    problems: Problems<'r>,
 }
 
-impl Output {
-    fn problem(&mut self, rule: &CompiledRule, reason: Reason, message: String) {
-        let count = self
-            .problem_counts
-            .entry((rule.location.clone(), reason))
-            .or_insert(0);
+/// Problems, listed up to [`PROBLEMS_LISTED_PER_RULE`] per rule and reason.
+#[derive(Default)]
+struct Problems<'r> {
+    listed: Vec<CollectError>,
+    /// Problems per (rule location, reason), listed or not.
+    counts: BTreeMap<(&'r str, Reason), usize>,
+}
+
+impl<'r> Problems<'r> {
+    /// Counts a problem of `rule`; true when it is still to be listed.
+    fn count(&mut self, rule: &'r CompiledRule, reason: Reason) -> bool {
+        let count = self.counts.entry((&rule.location, reason)).or_insert(0);
         *count += 1;
-        if *count <= PROBLEMS_LISTED_PER_RULE {
-            self.problems.push(CollectError::new(
+        *count <= PROBLEMS_LISTED_PER_RULE
+    }
+
+    fn add(&mut self, rule: &'r CompiledRule, reason: Reason, message: String) {
+        if self.count(rule, reason) {
+            self.listed.push(CollectError::new(
                 reason,
                 format!("{}: {message}", rule.location),
             ));
@@ -55,67 +64,18 @@ impl Output {
 
     /// A mapping problem given in the rule's own words (`missing_message`), without the rule's
     /// location: the sentence is meant for the user of a preset.
-    fn problem_in_words(&mut self, rule: &CompiledRule, message: String) {
-        let count = self
-            .problem_counts
-            .entry((rule.location.clone(), Reason::Mapping))
-            .or_insert(0);
-        *count += 1;
-        if *count <= PROBLEMS_LISTED_PER_RULE {
-            self.problems
+    fn add_in_words(&mut self, rule: &'r CompiledRule, message: String) {
+        if self.count(rule, Reason::Mapping) {
+            self.listed
                 .push(CollectError::new(Reason::Mapping, message));
         }
     }
 
-    fn push(
-        &mut self,
-        rule: &CompiledRule,
-        value: &CompiledValue,
-        labels: &Labels,
-        number: f64,
-        timestamp_ms: Option<i64>,
-    ) {
-        let (index, seen) = match self.by_name.get_mut(&value.family) {
-            Some(entry) => entry,
-            None => {
-                self.families.push(MetricFamily::new(
-                    value.family.clone(),
-                    value.help.clone(),
-                    value.metric_type,
-                ));
-                self.by_name
-                    .entry(value.family.clone())
-                    .or_insert((self.families.len() - 1, HashMap::new()))
-            }
-        };
-        let family = &mut self.families[*index];
-        let same_hash = seen.entry(label_hash(labels)).or_default();
-        if same_hash
-            .iter()
-            .any(|&sample| family.samples[sample].labels == *labels)
-        {
-            let message = format!(
-                "`{}` already has a series with labels {{{}}}; the later one was dropped",
-                value.family,
-                labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v:?}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            );
-            self.problem(rule, Reason::DuplicateSeries, message);
-            return;
-        }
-        same_hash.push(family.samples.len());
-        let mut sample = crate::model::Sample::new(labels.clone(), number);
-        sample.timestamp_ms = timestamp_ms;
-        family.samples.push(sample);
-    }
-
-    fn finish(mut self) -> Collection {
-        for ((location, reason), count) in &self.problem_counts {
+    /// The listed problems, then one summing up the unlisted ones of each rule and reason.
+    fn finish(mut self) -> Vec<CollectError> {
+        for ((location, reason), count) in &self.counts {
             if *count > PROBLEMS_LISTED_PER_RULE {
-                self.problems.push(CollectError::new(
+                self.listed.push(CollectError::new(
                     *reason,
                     format!(
                         "{location}: {} more series had {reason} problems like the above",
@@ -124,25 +84,66 @@ impl Output {
                 ));
             }
         }
+        self.listed
+    }
+}
+
+impl<'r> Output<'r> {
+    fn push(
+        &mut self,
+        rule: &'r CompiledRule,
+        value: &'r CompiledValue,
+        labels: &Labels,
+        number: f64,
+        timestamp_ms: Option<i64>,
+    ) {
+        let index = *self
+            .by_name
+            .entry(value.family.as_str())
+            .or_insert_with(|| {
+                self.families.push(MetricFamily::new(
+                    value.family.clone(),
+                    value.help.clone(),
+                    value.metric_type,
+                ));
+                self.made_by.push(Vec::new());
+                self.families.len() - 1
+            });
+        let mut sample = Sample::new(labels.clone(), number);
+        sample.timestamp_ms = timestamp_ms;
+        self.families[index].samples.push(sample);
+        self.made_by[index].push(rule);
+    }
+
+    fn finish(mut self) -> Collection {
+        for (family, made_by) in self.families.iter_mut().zip(&self.made_by) {
+            for (index, sample) in family.drop_repeated_series() {
+                let message = format!(
+                    "`{}` already has a series with labels {{{}}}; the later one was dropped",
+                    family.name,
+                    sample
+                        .labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v:?}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                self.problems
+                    .add(made_by[index], Reason::DuplicateSeries, message);
+            }
+        }
         Collection {
             families: self.families,
-            problems: self.problems,
+            problems: self.problems.finish(),
         }
     }
 }
 
-fn label_hash(labels: &Labels) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    labels.hash(&mut hasher);
-    hasher.finish()
-}
-
-fn apply_rule(
-    rule: &CompiledRule,
+fn apply_rule<'r>(
+    rule: &'r CompiledRule,
     node: Hit<'_>,
     inherited: &[(String, String)],
-    out: &mut Output,
+    out: &mut Output<'r>,
 ) {
     let objects = match &rule.selector {
         None => vec![node],
@@ -151,7 +152,8 @@ fn apply_rule(
             if objects.is_empty() {
                 if let Some(absent) = absent {
                     if !rule.allow_missing_key {
-                        out.problem(rule, Reason::Mapping, format!("path {absent}"));
+                        out.problems
+                            .add(rule, Reason::Mapping, format!("path {absent}"));
                     }
                 }
             }
@@ -171,13 +173,15 @@ fn apply_rule(
                     Ok(None) => {}
                     Err(ValueError::Missing(_)) if rule.missing_message.is_some() => {
                         let message = rule.missing_message.clone().unwrap_or_default();
-                        out.problem_in_words(rule, message);
+                        out.problems.add_in_words(rule, message);
                     }
-                    Err(ValueError::Missing(message) | ValueError::Bad(message)) => out.problem(
-                        rule,
-                        Reason::Mapping,
-                        format!("`{}`{}: {message}", value.family, describe(object)),
-                    ),
+                    Err(ValueError::Missing(message) | ValueError::Bad(message)) => {
+                        out.problems.add(
+                            rule,
+                            Reason::Mapping,
+                            format!("`{}`{}: {message}", value.family, describe(object)),
+                        )
+                    }
                 }
             }
         }
@@ -197,31 +201,41 @@ fn describe(object: Hit<'_>) -> String {
 
 /// The labels of one series: inherited ones plus this rule's, sorted by name (as
 /// client_golang writes them).
-fn evaluate_labels(
-    rule: &CompiledRule,
+fn evaluate_labels<'r>(
+    rule: &'r CompiledRule,
     object: Hit<'_>,
     inherited: &[(String, String)],
-    out: &mut Output,
+    out: &mut Output<'r>,
 ) -> Labels {
-    let mut labels: Labels = inherited.to_vec();
-    for (name, expr) in &rule.labels {
-        let value = match expr.evaluate(object) {
-            Evaluated::Missing(what) => {
-                if !rule.allow_missing_key {
-                    out.problem(
-                        rule,
-                        Reason::Mapping,
-                        format!("label `{name}`{}: {what}; left empty", describe(object)),
-                    );
+    let mut labels: Labels = Vec::with_capacity(inherited.len() + rule.labels.len());
+    labels.extend_from_slice(inherited);
+    for label in &rule.labels {
+        let value = match &label.value {
+            LabelValue::Constant(text) => text.clone(),
+            LabelValue::Expr(expr) => match expr.evaluate(object) {
+                Evaluated::Missing(what) => {
+                    if !rule.allow_missing_key {
+                        out.problems.add(
+                            rule,
+                            Reason::Mapping,
+                            format!(
+                                "label `{}`{}: {what}; left empty",
+                                label.name,
+                                describe(object)
+                            ),
+                        );
+                    }
+                    String::new()
                 }
-                String::new()
-            }
-            Evaluated::Json(v) => compat_text(expr, render(v).into_owned()),
-            Evaluated::Text(text) => compat_text(expr, text),
+                Evaluated::Json(v) => compat_text(expr, render(v).into_owned()),
+                Evaluated::Text(text) => compat_text(expr, text),
+            },
         };
-        labels.push((name.clone(), value));
+        // Positions were worked out from the names `inherited` holds, so they never pass its
+        // end; `min` only keeps a broken invariant from panicking.
+        let position = label.position.min(labels.len());
+        labels.insert(position, (label.name.clone(), value));
     }
-    labels.sort();
     labels
 }
 
@@ -234,11 +248,11 @@ fn compat_text(expr: &Expr, text: String) -> String {
     }
 }
 
-fn evaluate_timestamp(
-    rule: &CompiledRule,
+fn evaluate_timestamp<'r>(
+    rule: &'r CompiledRule,
     expr: &Expr,
     object: Hit<'_>,
-    out: &mut Output,
+    out: &mut Output<'r>,
 ) -> Option<i64> {
     let parsed = match expr.evaluate(object) {
         Evaluated::Missing(what) => {
@@ -257,7 +271,7 @@ fn evaluate_timestamp(
     match parsed {
         Ok(ms) => Some(ms),
         Err(message) => {
-            out.problem(
+            out.problems.add(
                 rule,
                 Reason::Mapping,
                 format!("epochTimestamp{}: {message}", describe(object)),
@@ -555,6 +569,30 @@ mod tests {
     }
 
     #[test]
+    fn static_and_evaluated_labels_interleave_in_name_order() {
+        let c = apply(
+            r#"
+- name: outer
+  type: object
+  path: '{.items[*]}'
+  labels: {d: '{.d}', b: static}
+  metrics:
+    - name: inner
+      type: object
+      path: '{.children.*}'
+      labels: {e: '{$key}', a: '"quoted"', c: 'c-{.c}'}
+      values: {v: '{.v}'}
+"#,
+            json!({"items": [{"d": "D", "children": {"k": {"c": 1, "v": 2}}}]}),
+        );
+        assert_eq!(
+            series(&c),
+            [r#"inner_v{a="quoted",b="static",c="c-1",d="D",e="k"} 2"#]
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+    }
+
+    #[test]
     fn missing_keys_cost_one_series() {
         let c = apply(
             "- name: v\n  type: object\n  path: '{.items[*]}'\n  labels: {id: '{.id}'}\n  values: {x: '{.x}'}\n",
@@ -589,6 +627,31 @@ mod tests {
         assert_eq!(series(&c), [r#"v_x{id="a"} 1"#, r#"v_x{id="b"} 3"#]);
         assert_eq!(c.problems.len(), 1);
         assert_eq!(c.problems[0].reason, Reason::DuplicateSeries);
+        assert_eq!(
+            c.problems[0].message,
+            r#"metrics[0] (v): `v_x` already has a series with labels {id="a"}; the later one was dropped"#
+        );
+    }
+
+    #[test]
+    fn a_duplicate_is_reported_at_the_rule_that_made_it_and_capped() {
+        let items: Vec<Value> = (0..20).map(|_| json!({"id": "a", "x": 1})).collect();
+        let c = apply(
+            "- {name: up, path: '{.up}', labels: {state: ok}}\n- {name: up, path: '{.up}', labels: {state: ok}}\n- name: v\n  type: object\n  path: '{.items[*]}'\n  labels: {id: '{.id}'}\n  values: {x: '{.x}'}\n",
+            json!({"up": 1, "items": items}),
+        );
+        assert_eq!(series(&c), [r#"up{state="ok"} 1"#, r#"v_x{id="a"} 1"#]);
+        assert!(c
+            .problems
+            .iter()
+            .all(|p| p.reason == Reason::DuplicateSeries));
+        assert!(c.problems[0].message.starts_with("metrics[1] (up): `up`"));
+        assert_eq!(c.problems.len(), 1 + PROBLEMS_LISTED_PER_RULE + 1);
+        assert!(c.problems[1].message.starts_with("metrics[2] (v): `v_x`"));
+        assert_eq!(
+            c.problems[6].message,
+            "metrics[2] (v): 14 more series had duplicate_series problems like the above"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::jsonpath::Expr;
-use super::number::parse_number_text;
+use super::number::{parse_number_text, unquote_extend};
 use super::rule::{MetricRule, RuleType};
 use crate::model::{is_valid_label_name, is_valid_metric_name, MetricType};
 
@@ -16,7 +16,8 @@ pub(super) struct CompiledRule {
     /// `type: object`: the objects to read; `type: value`: `None` (the node itself).
     pub(super) selector: Option<Expr>,
     pub(super) values: Vec<CompiledValue>,
-    pub(super) labels: Vec<(String, Expr)>,
+    /// This rule's labels, by name.
+    pub(super) labels: Vec<CompiledLabel>,
     pub(super) timestamp: Option<Expr>,
     pub(super) allow_missing_key: bool,
     pub(super) value_map: HashMap<String, f64>,
@@ -30,6 +31,24 @@ pub(super) struct CompiledRule {
     /// `units`, longest suffix first.
     pub(super) units: Vec<(String, f64)>,
     pub(super) children: Vec<CompiledRule>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct CompiledLabel {
+    pub(super) name: String,
+    pub(super) value: LabelValue,
+    /// The label's index among the enclosing rules' labels and this rule's, sorted by name:
+    /// the names are known here, so a series' labels are put in order without sorting them on
+    /// every object.
+    pub(super) position: usize,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum LabelValue {
+    /// A template without queries or `{$key}`: the same text on every object (unquoted as an
+    /// evaluated template would be).
+    Constant(String),
+    Expr(Expr),
 }
 
 #[derive(Debug, Clone)]
@@ -95,7 +114,8 @@ fn compile_rule(
     };
 
     let mut labels = Vec::new();
-    for (label, template) in &rule.labels {
+    // `rule.labels` is sorted by name, and no name repeats one of `inherited_labels`.
+    for (own_before, (label, template)) in rule.labels.iter().enumerate() {
         if !is_valid_label_name(label) {
             return Err(fail(
                 "labels",
@@ -108,10 +128,17 @@ fn compile_rule(
                 format!("`{label}` is already set by the enclosing rule"),
             ));
         }
-        labels.push((
-            label.clone(),
-            compile_expr(&format!("labels.{label}"), template)?,
-        ));
+        let expr = compile_expr(&format!("labels.{label}"), template)?;
+        let value = match expr.constant_text() {
+            Some(text) => LabelValue::Constant(unquote_extend(&text).unwrap_or(text)),
+            None => LabelValue::Expr(expr),
+        };
+        let inherited_before = inherited_labels.iter().filter(|name| *name < label).count();
+        labels.push(CompiledLabel {
+            name: label.clone(),
+            value,
+            position: inherited_before + own_before,
+        });
     }
 
     let converter_for = |keys: &[&str]| -> Result<HashMap<String, f64>, String> {

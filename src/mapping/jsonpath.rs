@@ -136,6 +136,22 @@ impl Expr {
         }
     }
 
+    /// The text the expression evaluates to on every node, when it has no query and no
+    /// `{$key}` (a static label such as `idle`).
+    pub fn constant_text(&self) -> Option<String> {
+        let Expr::Template(template) = self else {
+            return None;
+        };
+        template
+            .parts
+            .iter()
+            .map(|part| match part {
+                Part::Text(text) => Some(text.as_str()),
+                Part::Query(_) | Part::Key => None,
+            })
+            .collect()
+    }
+
     /// Evaluates the expression on one node (for values, labels and timestamps).
     pub fn evaluate<'a>(&self, node: Hit<'a>) -> Evaluated<'a> {
         match self {
@@ -1100,6 +1116,17 @@ mod tests {
         let quoted = format!("{{['{}']}}", "[".repeat(100));
         assert!(Expr::parse(&quoted).is_ok());
         assert!(Expr::parse("{.items[?(@.a[?(@.b == 'x')])]}").is_ok());
+    }
+
+    #[test]
+    fn constant_text() {
+        let constant = |source: &str| Expr::parse(source).unwrap().constant_text();
+        assert_eq!(constant("idle").as_deref(), Some("idle"));
+        assert_eq!(constant("").as_deref(), Some(""));
+        assert_eq!(constant("a{'b'}c").as_deref(), Some("abc"));
+        assert_eq!(constant("{.a}"), None);
+        assert_eq!(constant("q-{$key}"), None);
+        assert_eq!(constant("$.a"), None);
     }
 
     #[test]

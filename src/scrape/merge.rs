@@ -1,21 +1,10 @@
 //! Merging families: constant labels, families of the same name, duplicate series.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::collector::{CollectError, Reason};
-use crate::model::{Labels, MetricFamily, Sample};
-
-/// A sample's identity within its family: suffix and labels, labels sorted.
-fn series_key(sample: &Sample) -> (&'static str, Vec<(&str, &str)>) {
-    let mut labels: Vec<(&str, &str)> = sample
-        .labels
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    labels.sort_unstable();
-    (sample.suffix, labels)
-}
+use crate::model::{Labels, MetricFamily};
 
 /// Finishes one collector's families: adds the constant labels (a label the sample already has
 /// wins), merges families of the same name, and drops duplicate series, each drop reported in
@@ -67,18 +56,7 @@ pub(crate) fn finish_collection(
 }
 
 fn drop_duplicates(family: &mut MetricFamily, problems: &mut Vec<CollectError>) {
-    let mut seen = HashSet::with_capacity(family.samples.len());
-    let mut duplicates = Vec::new();
-    for (index, sample) in family.samples.iter().enumerate() {
-        if !seen.insert(series_key(sample)) {
-            duplicates.push(index);
-        }
-    }
-    if duplicates.is_empty() {
-        return;
-    }
-    for &index in &duplicates {
-        let sample = &family.samples[index];
+    for (_, sample) in family.drop_repeated_series() {
         problems.push(CollectError::new(
             Reason::DuplicateSeries,
             format!(
@@ -94,17 +72,13 @@ fn drop_duplicates(family: &mut MetricFamily, problems: &mut Vec<CollectError>) 
             ),
         ));
     }
-    let mut index = 0;
-    family.samples.retain(|_| {
-        let keep = duplicates.binary_search(&index).is_err();
-        index += 1;
-        keep
-    });
 }
 
 /// Merges the families of several collectors, in order. A family name that two collectors
 /// produce is merged when the types agree; series already present, and families whose type
-/// disagrees, are dropped and returned as `(collector index, problem)`.
+/// disagrees, are dropped and returned as `(collector index, problem)`. Each collector's
+/// families are expected to hold distinct series already (as its finished collection does):
+/// a repeated series is reported against the collector whose family was being merged.
 ///
 /// A family only one collector produces is borrowed, not copied: a scrape encodes the
 /// collectors' families straight from their outcomes. Only families that two collectors
@@ -138,26 +112,19 @@ pub fn merge_families<'a>(
                         ));
                         continue;
                     }
-                    let existing: HashSet<_> = target.samples.iter().map(series_key).collect();
-                    let mut added = Vec::new();
-                    for sample in &family.samples {
-                        if existing.contains(&series_key(sample)) {
-                            problems.push((
-                                collector,
-                                CollectError::new(
-                                    Reason::DuplicateSeries,
-                                    format!(
-                                        "series of {} collides with another collector's; give the collectors distinguishing `labels:`",
-                                        family.name
-                                    ),
+                    let target = merged[index].to_mut();
+                    target.samples.extend(family.samples.iter().cloned());
+                    for _ in target.drop_repeated_series() {
+                        problems.push((
+                            collector,
+                            CollectError::new(
+                                Reason::DuplicateSeries,
+                                format!(
+                                    "series of {} collides with another collector's; give the collectors distinguishing `labels:`",
+                                    family.name
                                 ),
-                            ));
-                        } else {
-                            added.push(sample.clone());
-                        }
-                    }
-                    if !added.is_empty() {
-                        merged[index].to_mut().samples.extend(added);
+                            ),
+                        ));
                     }
                 }
             }
@@ -215,6 +182,23 @@ mod tests {
     }
 
     #[test]
+    fn constant_labels_can_make_a_series_repeat() {
+        let mut problems = Vec::new();
+        let mut family = gauge("a", &[("x", 1.0), ("x", 2.0)]);
+        family.samples[0]
+            .labels
+            .insert(0, ("pod".into(), "p1".into()));
+        let out = finish_collection(vec![family], &labels([("pod", "p1")]), &mut problems);
+        assert_eq!(out[0].samples.len(), 1);
+        assert_eq!(out[0].samples[0].value, 1.0);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            problems[0].message,
+            r#"duplicate series a{k="x",pod="p1"}; the later one was dropped"#
+        );
+    }
+
+    #[test]
     fn across_collectors_collisions_are_reported_against_the_later() {
         let first = vec![gauge("a", &[("x", 1.0)])];
         let second = vec![gauge("a", &[("x", 5.0), ("z", 2.0)])];
@@ -223,5 +207,14 @@ mod tests {
         assert_eq!(merged[0].samples[0].value, 1.0);
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].0, 1);
+        assert_eq!(
+            problems[0].1.message,
+            "series of a collides with another collector's; give the collectors distinguishing `labels:`"
+        );
+        assert!(matches!(merged[0], Cow::Owned(_)));
+
+        let (merged, problems) = merge_families([first.as_slice()]);
+        assert!(matches!(merged[0], Cow::Borrowed(_)));
+        assert!(problems.is_empty());
     }
 }

@@ -127,7 +127,8 @@ pub struct CollectorEntry {
     pub const_labels: Labels,
     /// `up_metric`: the name of the 1/0 gauge emitted with the collector's families.
     pub up_metric: Option<String>,
-    /// `up_help`: the HELP text of the `up_metric` gauge.
+    /// The HELP text of the `up_metric` gauge (`up_help`, or a sentence naming the collector);
+    /// set whenever `up_metric` is.
     pub up_help: Option<String>,
     collector: Arc<dyn Collector>,
     counters: Arc<Counters>,
@@ -190,12 +191,7 @@ impl CollectorEntry {
         };
         if let Some(name) = &self.up_metric {
             let up = if outcome.up() { 1.0 } else { 0.0 };
-            let help = self.up_help.clone().unwrap_or_else(|| {
-                format!(
-                    "Whether the last collection of {} succeeded (1) or failed (0).",
-                    self.name
-                )
-            });
+            let help = self.up_help.clone().unwrap_or_default();
             let family = MetricFamily::new(name.clone(), help, crate::model::MetricType::Gauge)
                 .with_sample(self.const_labels.clone(), up);
             outcome.families.insert(0, family);
@@ -352,7 +348,14 @@ impl Engine {
                 timeout: cfg.timeout.map_or(config.global.scrape_timeout.0, |t| t.0),
                 const_labels,
                 up_metric: cfg.up_metric.clone(),
-                up_help: cfg.up_help.clone(),
+                up_help: cfg.up_metric.as_ref().map(|_| {
+                    cfg.up_help.clone().unwrap_or_else(|| {
+                        format!(
+                            "Whether the last collection of {} succeeded (1) or failed (0).",
+                            cfg.name
+                        )
+                    })
+                }),
                 requests: counters.target_requests(&cfg.name, kind.name),
                 counters: counters.clone(),
                 collector,
@@ -403,6 +406,49 @@ pub fn scrape_deadline(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_up_gauge_has_its_help_and_the_constant_labels() {
+        let config = "global:\n  labels: {env: prod}\ncollectors:\n  - name: own\n    kind: file\n    path: nowhere.json\n    format: json\n    up_metric: own_up\n    up_help: Own words.\n    labels: {app: a}\n    metrics: [{name: x, path: '{.x}'}]\n  - name: plain\n    kind: file\n    path: nowhere.json\n    format: json\n    up_metric: plain_up\n    metrics: [{name: x, path: '{.x}'}]\n  - name: none\n    kind: file\n    path: nowhere.json\n    format: json\n    metrics: [{name: x, path: '{.x}'}]\n";
+        let loaded = crate::config::load_bytes(
+            "test.yaml",
+            config.as_bytes(),
+            std::path::Path::new("/nonexistent"),
+            &|_| None,
+        )
+        .unwrap();
+        let engine = Engine::build(&loaded, Arc::new(Counters::default())).unwrap();
+        let outcomes = engine
+            .collect(Instant::now() + Duration::from_secs(5))
+            .await;
+        let up: Vec<Option<(String, String, Labels)>> = outcomes
+            .iter()
+            .map(|(_, outcome)| {
+                let family = outcome.families.first()?;
+                Some((
+                    family.name.clone(),
+                    family.help.clone(),
+                    family.samples[0].labels.clone(),
+                ))
+            })
+            .collect();
+        assert_eq!(
+            up,
+            [
+                Some((
+                    "own_up".to_string(),
+                    "Own words.".to_string(),
+                    crate::model::labels([("app", "a"), ("env", "prod")])
+                )),
+                Some((
+                    "plain_up".to_string(),
+                    "Whether the last collection of plain succeeded (1) or failed (0).".to_string(),
+                    crate::model::labels([("env", "prod")])
+                )),
+                None,
+            ]
+        );
+    }
 
     #[test]
     fn deadline_leaves_a_margin_below_the_header() {
