@@ -119,6 +119,31 @@ fn half_sent_headers_are_cut_off_while_scrapes_go_on() {
 }
 
 #[test]
+fn a_keep_alive_connection_outlives_the_header_timeout_between_requests() {
+    // Prometheus keeps its connection between scrapes: only the idle timeout may close it.
+    let exporter = start(
+        &["--web.header-read-timeout=1s", "--web.idle-timeout=60s"],
+        None,
+    );
+    let mut connection = TcpStream::connect(("127.0.0.1", exporter.port)).unwrap();
+    connection
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let request = "GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let mut answer = [0u8; 512];
+    for round in 0..2 {
+        connection.write_all(request.as_bytes()).unwrap();
+        let n = connection.read(&mut answer).expect("an answer");
+        assert!(
+            answer[..n].starts_with(b"HTTP/1.1 200"),
+            "round {round}: {:?}",
+            String::from_utf8_lossy(&answer[..n])
+        );
+        std::thread::sleep(Duration::from_millis(2500));
+    }
+}
+
+#[test]
 fn a_body_never_sent_and_an_idle_keep_alive_end_at_the_idle_timeout() {
     let exporter = start(
         &["--web.header-read-timeout=10s", "--web.idle-timeout=1s"],

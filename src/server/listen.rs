@@ -2,9 +2,14 @@
 //! reaches the port (a client that sends half a request, a body never sent, thousands of idle
 //! keep-alive connections) from starving Prometheus' scrape.
 //!
-//! - A request's headers must arrive within `header_read_timeout` (hyper's timer).
-//! - A connection that has no request in progress for `idle_timeout` is closed (a keep-alive
-//!   connection between scrapes, one still sending its headers, one whose body never came).
+//! - A request must be complete within `header_read_timeout` of its first byte (a client that
+//!   sends half a request).
+//! - A connection with no request in progress and nothing arriving is closed after
+//!   `idle_timeout` (a keep-alive connection between scrapes, a body that never came).
+//!
+//! Both are watched here rather than with hyper's `header_read_timeout`, whose clock also runs
+//! while a keep-alive connection waits for its next request: it would close Prometheus'
+//! connection between scrapes.
 //! - At most `max_connections` are open, over all listeners. When a new one arrives at the cap,
 //!   the oldest connection with no request in progress is closed to make room; when every one
 //!   is answering a request, the new one is refused at once with a 503 instead of waiting.
@@ -17,14 +22,16 @@
 //! what makes rotation work without a reload).
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
@@ -76,6 +83,9 @@ struct Connection {
     active: AtomicUsize,
     /// When it last became idle, in milliseconds since [`Connections::started`].
     idle_since_ms: AtomicU64,
+    /// When the first byte of a request not yet complete arrived (same clock, plus one so
+    /// that 0 can mean "none").
+    reading_since_ms: AtomicU64,
     /// Told to close: its task drops the connection.
     close: Notify,
 }
@@ -117,6 +127,7 @@ impl Connections {
             id,
             active: AtomicUsize::new(0),
             idle_since_ms: AtomicU64::new(self.now_ms()),
+            reading_since_ms: AtomicU64::new(0),
             close: Notify::new(),
         });
         open.insert(id, connection.clone());
@@ -138,18 +149,42 @@ impl Connections {
         }
     }
 
-    /// Closes every connection idle for longer than the idle timeout.
+    /// Closes every connection idle for longer than the idle timeout, or sending a request
+    /// for longer than the header timeout.
     fn close_idle(&self) {
         let now = self.now_ms();
-        let limit = u64::try_from(self.limits.idle_timeout.as_millis()).unwrap_or(u64::MAX);
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let (idle_limit, header_limit) = (
+            millis(self.limits.idle_timeout),
+            millis(self.limits.header_read_timeout),
+        );
         lock(&self.open).retain(|_, connection| {
-            let idle = connection.active.load(Ordering::Acquire) == 0
-                && now.saturating_sub(connection.idle_since_ms.load(Ordering::Acquire)) >= limit;
-            if idle {
+            let reading_since = connection.reading_since_ms.load(Ordering::Acquire);
+            let expired = if reading_since > 0 {
+                now.saturating_sub(reading_since - 1) >= header_limit
+            } else {
+                connection.active.load(Ordering::Acquire) == 0
+                    && now.saturating_sub(connection.idle_since_ms.load(Ordering::Acquire))
+                        >= idle_limit
+            };
+            if expired {
                 connection.close.notify_one();
             }
-            !idle
+            !expired
         });
+    }
+
+    /// Notes that bytes arrived on `connection`: with no request in progress, a new one is
+    /// being sent and its header clock starts.
+    fn bytes_arrived(&self, connection: &Connection) {
+        if connection.active.load(Ordering::Acquire) == 0 {
+            let _ = connection.reading_since_ms.compare_exchange(
+                0,
+                self.now_ms() + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
     }
 
     fn forget(&self, id: u64) {
@@ -159,16 +194,20 @@ impl Connections {
     /// Marks a request in progress on `connection` until the guard is dropped.
     fn busy(self: &Arc<Self>, connection: &Arc<Connection>) -> Busy {
         connection.active.fetch_add(1, Ordering::AcqRel);
+        connection.reading_since_ms.store(0, Ordering::Release);
         Busy {
             connections: self.clone(),
             connection: connection.clone(),
         }
     }
 
-    /// Closes idle connections past the idle timeout until `stop` turns true.
+    /// Closes connections past the idle or header timeout until `stop` turns true.
     pub async fn close_idle_until(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let period =
-            (self.limits.idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let shortest = self
+            .limits
+            .idle_timeout
+            .min(self.limits.header_read_timeout);
+        let period = (shortest / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -297,10 +336,13 @@ where
             }
         })
     };
-    let http = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(connections.limits.header_read_timeout)
-        .serve_connection(TokioIo::new(io), service);
+    let io = Watched {
+        inner: io,
+        connections: connections.clone(),
+        connection: connection.clone(),
+    };
+    let http =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
     tokio::pin!(http);
     tokio::select! {
         result = http.as_mut() => result?,
@@ -315,6 +357,61 @@ where
         }
     }
     Ok(())
+}
+
+/// A connection's stream that tells [`Connections`] when bytes arrive, for the header timeout.
+struct Watched<I> {
+    inner: I,
+    connections: Arc<Connections>,
+    connection: Arc<Connection>,
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.connections.bytes_arrived(&self.connection);
+        }
+        polled
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }
 
 /// Turns a connection away at once when every open one is busy: a 503 that says why on plain
@@ -401,5 +498,28 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn a_request_being_sent_has_the_header_timeout_an_idle_one_the_idle_timeout() {
+        let connections = Connections::new(ServerLimits {
+            header_read_timeout: Duration::from_millis(100),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10,
+        });
+        let waiting = connections.admit().expect("room");
+        let sending = connections.admit().expect("room");
+        connections.bytes_arrived(&sending);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        connections.close_idle();
+        assert_eq!(connections.len(), 1, "the one sending too slowly is closed");
+        assert!(lock(&connections.open).contains_key(&waiting.id));
+        // Once its headers are complete the clock stops, and starts again with the next request.
+        let done = connections.admit().expect("room");
+        connections.bytes_arrived(&done);
+        drop(connections.busy(&done));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        connections.close_idle();
+        assert_eq!(connections.len(), 2);
     }
 }
