@@ -16,7 +16,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use apache_support::{Apache, ApacheOptions};
+use apache_support::{Apache, ApacheOptions, StaticStatusPage};
 use common::{
     free_port, http_get, require_tool, sample_value, wait_for_port, ChildGuard, Exporter,
 };
@@ -141,6 +141,23 @@ fn golden_apache_extended_status_off_says_so() {
         "{}",
         problems[0].message
     );
+}
+
+/// Apache 2.2's `?auto` page has no host name, version, MPM, generation, load or CPU time
+/// lines: apache_exporter labels `apache_info` `UNKNOWN` and leaves `apache_version` out.
+#[test]
+fn golden_apache_2_2_page_has_unknown_info() {
+    let (out, problems, error) = collect_fixture("apache", "apache_status_auto_2_2.txt");
+    assert!(
+        error.is_none() && problems.is_empty(),
+        "{error:?} {problems:?}"
+    );
+    check_golden("apache_2_2", &out);
+    assert!(
+        out.contains("\napache_info{mpm=\"UNKNOWN\",version=\"UNKNOWN\"} 1\n"),
+        "{out}"
+    );
+    assert!(!out.contains("apache_version"), "{out}");
 }
 
 #[test]
@@ -455,6 +472,39 @@ fn side_by_side_apache_exporter_event_tls_proxy() {
 #[test]
 fn side_by_side_apache_exporter_prefork() {
     side_by_side_apache(ApacheOptions::mpm("prefork"));
+}
+
+/// Apache 2.2's page, which no Apache installed here writes, served as a static file.
+#[test]
+fn side_by_side_apache_exporter_apache_2_2_page() {
+    let peer_bin = require_tool("prometheus-apache-exporter", "prometheus-apache-exporter");
+    let page = std::fs::read(fixture("apache_status_auto_2_2.txt")).unwrap();
+    let server = StaticStatusPage::serve(page);
+    let url = server.url("/server-status?auto");
+    let port = free_port();
+    let _peer = start_peer(
+        Command::new(peer_bin)
+            .arg(format!("--scrape_uri={url}"))
+            .arg(format!("--telemetry.address=127.0.0.1:{port}")),
+        port,
+    );
+    let exporter = Exporter::start(&apache_config(&url));
+    let peer_before = get_metrics(port);
+    let ours = exporter.metrics();
+    let peer_after = get_metrics(port);
+    // The page does not change: every value must be the peer's.
+    compare(&peer_before, &ours, &peer_after, |_| 0.0);
+    let info = r#"apache_info{mpm="UNKNOWN",version="UNKNOWN"}"#;
+    assert_eq!(value(&peer_before, info), 1.0, "{peer_before}");
+    assert_eq!(value(&ours, info), 1.0, "{ours}");
+    assert_eq!(
+        value(
+            &ours,
+            r#"sidecar_exporter_collector_errors_total{collector="httpd",kind="http_text",reason="mapping"}"#
+        ),
+        0.0,
+        "{ours}"
+    );
 }
 
 #[test]

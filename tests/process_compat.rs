@@ -1,7 +1,8 @@
 //! Side by side with Debian's `prometheus-process-exporter` on the same processes and the
 //! equivalent config: same family names, help texts, types, label names and label values; the
-//! same values for counts (processes, threads, states, fds), within a tolerance for memory and
-//! counters (the two exporters read at slightly different moments).
+//! same values for counts (processes, threads, states, fds, wait channels), within a tolerance
+//! for memory and counters (the two exporters read at slightly different moments). Once with
+//! per-thread metrics and proportional memory, once with this exporter's defaults.
 
 mod common;
 
@@ -17,17 +18,20 @@ use sidecar_exporter::kinds::process::{ProcessCollector, ProcessConfig};
 use sidecar_exporter::model::MetricType;
 
 /// The groups, in process-exporter's syntax; ours take the same entries under `groups:`.
+/// `BASE` is replaced by each test's own number, so that tests running at the same time watch
+/// their own processes.
 const GROUPS: &str = r#"
   - name: "{{.Comm}}-a"
-    cmdline: ['^sleep 6101$']
+    cmdline: ['^sleep BASE01$']
   - name: "fds"
     comm: [sleep]
-    cmdline: ['^sleep 6102$']
+    cmdline: ['^sleep BASE02$']
   - name: "{{.ExeBase}}-t"
-    cmdline: ['compat-6103']
+    cmdline: ['compat-BASE03']
 "#;
 
-const THREADS: &str = "# compat-6103\nimport threading, time\nfor _ in range(4):\n    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\ntime.sleep(600)\n";
+/// A process of five threads, all asleep, found by the `compat-BASE03` in its command line.
+const THREADS: &str = "# compat-BASE03\nimport threading, time\nfor _ in range(4):\n    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\ntime.sleep(600)\n";
 
 type Series = BTreeMap<(String, Vec<(String, String)>), f64>;
 
@@ -146,74 +150,99 @@ fn tolerance(family: &str, labels: &[(String, String)], peer: f64) -> f64 {
     }
 }
 
-#[tokio::test]
-async fn same_series_as_process_exporter() {
+/// What both exporters reported for the groups of one test.
+struct SideBySide {
+    theirs: Exposition,
+    mine: Exposition,
+}
+
+/// Starts the watched processes (three `sleep BASE01`, a `sleep BASE02` holding three more
+/// fds, a five-thread python), process-exporter with `peer_flags` and the groups, and our
+/// collector with `settings` and the same groups; returns what each reported on its second
+/// reading (the first sets the counters' starting points).
+async fn side_by_side(base: u32, peer_flags: &[&str], settings: &str) -> SideBySide {
     let peer = require_tool("prometheus-process-exporter", "prometheus-process-exporter");
     require_tool("python3", "python3");
+    let base = base.to_string();
+    let groups = GROUPS.replace("BASE", &base);
+    let arg = |n: &str| format!("{base}{n}");
 
-    let _sleeps: Vec<_> = (0..3).map(|_| spawn("sleep", &["6101"])).collect();
+    let sleeps: Vec<_> = (0..3).map(|_| spawn("sleep", &[&arg("01")])).collect();
     let fds = spawn(
         "bash",
         &[
             "-c",
-            "exec 3</dev/null 4</dev/null 5</dev/null; exec sleep 6102",
+            &format!(
+                "exec 3</dev/null 4</dev/null 5</dev/null; exec sleep {}",
+                arg("02")
+            ),
         ],
     );
-    let threaded = spawn("python3", &["-c", THREADS]);
+    let threaded = spawn("python3", &["-c", &THREADS.replace("BASE", &base)]);
     wait_for_proc(fds.pid(), "comm", |c| c.trim() == "sleep");
     wait_for_proc(threaded.pid(), "status", |s| s.contains("Threads:\t5"));
-    // Both exporters count states: compare them on processes that have settled.
-    for pid in _sleeps.iter().chain([&fds, &threaded]).map(ChildGuard::pid) {
+    // Both exporters count states and wait channels: compare them on processes that have
+    // settled.
+    for pid in sleeps.iter().chain([&fds, &threaded]).map(ChildGuard::pid) {
         wait_until_asleep(pid);
     }
 
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("process-exporter.yaml");
-    std::fs::write(&config_path, format!("process_names:{GROUPS}")).unwrap();
+    std::fs::write(&config_path, format!("process_names:{groups}")).unwrap();
     let port = free_port();
     let _peer = ChildGuard::spawn(
         Command::new(&peer)
             .arg("-config.path")
             .arg(&config_path)
             .args(["-web.listen-address", &format!("127.0.0.1:{port}")])
-            .args(["-children=false", "-threads=true", "-gather-smaps=true"])
+            .args(peer_flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     );
     wait_for_port(port, Duration::from_secs(10));
 
-    let yaml = format!("threads: true\nsmaps: true\ngroups:{GROUPS}");
+    let yaml = format!("{settings}groups:{groups}");
     let cfg: ProcessConfig = serde_yaml::from_str(&yaml).unwrap();
     let ours = ProcessCollector::from_config(&cfg).unwrap();
     let ctx = || Context::with_deadline(tokio::time::Instant::now() + Duration::from_secs(20));
 
-    // One reading each to set the counters' starting points, then the compared readings.
     scrape(port);
     ours.collect(&ctx()).await.unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let theirs = parse_exposition(&scrape(port));
     let mine = from_collection(&ours.collect(&ctx()).await.unwrap());
+    SideBySide { theirs, mine }
+}
 
+/// The series of the test's groups.
+fn in_groups(series: &Series) -> Series {
     let groups: BTreeSet<&str> = ["sleep-a", "fds", "python3-t"].into();
-    let in_groups = |series: &Series| -> Series {
-        series
-            .iter()
-            .filter(|((_, labels), _)| {
-                labels
-                    .iter()
-                    .any(|(k, v)| k == "groupname" && groups.contains(v.as_str()))
-            })
-            .map(|(k, v)| (k.clone(), *v))
-            .collect()
-    };
+    series
+        .iter()
+        .filter(|((_, labels), _)| {
+            labels
+                .iter()
+                .any(|(k, v)| k == "groupname" && groups.contains(v.as_str()))
+        })
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
+}
+
+fn families(series: &Series) -> BTreeSet<String> {
+    series.keys().map(|(name, _)| name.clone()).collect()
+}
+
+/// Same families (help texts and types too), same series, same values (exact for counts,
+/// within [`tolerance`] for memory and counters).
+fn assert_same(both: &SideBySide) {
+    let (theirs, mine) = (&both.theirs, &both.mine);
     let (their_series, my_series) = (in_groups(&theirs.series), in_groups(&mine.series));
     assert!(
         !their_series.is_empty(),
         "process-exporter reported none of the groups"
     );
 
-    // Same families, help texts and types.
-    let families = |s: &Series| -> BTreeSet<String> { s.keys().map(|(n, _)| n.clone()).collect() };
     assert_eq!(
         families(&my_series),
         families(&their_series),
@@ -258,7 +287,6 @@ async fn same_series_as_process_exporter() {
         "series differ:\nonly process-exporter: {only_theirs:#?}\nonly ours: {only_mine:#?}"
     );
 
-    // Values: exact for counts, within tolerance for memory and counters.
     let mut mismatches = Vec::new();
     for ((family, labels), peer_value) in &their_series {
         let my_value = my_series[&(family.clone(), labels.clone())];
@@ -287,4 +315,66 @@ async fn same_series_as_process_exporter() {
         my_series[&("namedprocess_namegroup_open_filedesc".into(), g("fds"))],
         their_series[&("namedprocess_namegroup_open_filedesc".into(), g("fds"))]
     );
+}
+
+/// The wait channels of a group, by wait channel.
+fn wchans(series: &Series, group: &str) -> BTreeMap<String, f64> {
+    series
+        .iter()
+        .filter(|((name, labels), _)| {
+            name == "namedprocess_namegroup_threads_wchan"
+                && labels.iter().any(|(k, v)| k == "groupname" && v == group)
+        })
+        .filter_map(|((_, labels), value)| {
+            let wchan = labels.iter().find(|(k, _)| k == "wchan")?;
+            Some((wchan.1.clone(), *value))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn same_series_as_process_exporter() {
+    let both = side_by_side(
+        61,
+        &["-children=false", "-threads=true", "-gather-smaps=true"],
+        "threads: true\nsmaps: true\n",
+    )
+    .await;
+    assert_same(&both);
+}
+
+/// With this exporter's defaults (no `threads`, no `smaps`, no `children`) against
+/// process-exporter with the same choices: process-exporter reads the wait channels even with
+/// `-threads=false`, so `threads_wchan` must be there too. (process-exporter's own default,
+/// `-threads=true`, adds the per-thread families that `threads: true` gives, compared above.)
+#[tokio::test]
+async fn default_settings_give_the_same_families_as_process_exporter() {
+    let both = side_by_side(
+        62,
+        &["-children=false", "-threads=false", "-gather-smaps=false"],
+        "",
+    )
+    .await;
+    let their_families = families(&in_groups(&both.theirs.series));
+    assert!(
+        their_families.contains("namedprocess_namegroup_threads_wchan"),
+        "process-exporter reported no wait channels: {their_families:?}"
+    );
+    assert!(
+        !their_families.iter().any(|f| f.contains("_thread_")),
+        "per-thread families with -threads=false: {their_families:?}"
+    );
+    assert_eq!(
+        families(&in_groups(&both.mine.series)),
+        their_families,
+        "family names differ with the default settings"
+    );
+    assert_same(&both);
+    // A process counts its own wait channel, and each of its threads' when it has several:
+    // the five-thread python sleeping in all six.
+    let mine = in_groups(&both.mine.series);
+    let total: f64 = wchans(&mine, "python3-t").values().sum();
+    assert_eq!(total, 6.0, "{:?}", wchans(&mine, "python3-t"));
+    let total: f64 = wchans(&mine, "sleep-a").values().sum();
+    assert_eq!(total, 3.0, "{:?}", wchans(&mine, "sleep-a"));
 }

@@ -19,14 +19,18 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The collector under test, reading the `/proc` at `proc_root`. The only place that spells the
-/// collector config.
-fn collector(proc_root: PathBuf) -> ProcessCollector {
+/// The collector under test, reading the `/proc` at `proc_root`, with per-thread metrics and
+/// proportional memory (the golden file's settings) or with the defaults. The only place that
+/// spells the collector config.
+fn collector(proc_root: PathBuf, per_thread_and_smaps: bool) -> ProcessCollector {
+    let settings = if per_thread_and_smaps {
+        "threads: true\nsmaps: true\n"
+    } else {
+        ""
+    };
     // `include_self`: the test's own pid may be one of the fixture's pids, which would otherwise
     // be skipped as the exporter's.
-    let yaml = r#"
-threads: true
-smaps: true
+    let rest = r#"
 include_self: true
 groups:
   - {name: nginx, comm: [nginx]}
@@ -35,7 +39,8 @@ groups:
   - {name: redis, comm: [redis-server]}
   - {name: '{{comm}}', comm: [pause]}
 "#;
-    let config: ProcessConfig = serde_yaml::from_str(yaml).expect("the collector config");
+    let yaml = format!("{settings}{rest}");
+    let config: ProcessConfig = serde_yaml::from_str(&yaml).expect("the collector config");
     ProcessCollector::with_proc_root(&config, proc_root).expect("the collector")
 }
 
@@ -97,7 +102,7 @@ fn fixture_proc_gives_the_golden_exposition() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("proc");
     symlink(proc_at_first_collection(dir.path(), &fixture), &root).expect("symlink root");
-    let collector = collector(root.clone());
+    let collector = collector(root.clone(), true);
 
     let first = collect(&collector);
     assert!(
@@ -119,4 +124,37 @@ fn fixture_proc_gives_the_golden_exposition() {
 
     let again = machine_independent(&collect(&collector));
     assert_eq!(again, got, "the same files give the same output");
+}
+
+/// The wait channels need no `threads: true` (process-exporter reads them with or without
+/// `-threads`): with the default settings they are the golden file's, which counts each grouped
+/// process's `wchan` and, for pid 31 (two threads), each thread's: `backend` is pid 30 in
+/// `do_select`, pid 31 and its thread 31 in `do_epoll_wait`, thread 35 running (`0`, not
+/// counted); nginx's running worker 13 (`0`) is not counted either.
+#[test]
+fn wait_channels_need_no_threads_setting() {
+    let fixture = fixtures().join("proc");
+    let collector = collector(fixture, false);
+    let lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| line.contains("namedprocess_namegroup_threads_wchan"))
+            .map(str::to_string)
+            .collect()
+    };
+    let got = lines(&collect(&collector));
+    let golden = fixtures().join("golden/process_fixture.prom");
+    let want =
+        std::fs::read_to_string(&golden).unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
+    assert_eq!(got, lines(&want));
+    assert!(
+        got.contains(
+            &r#"namedprocess_namegroup_threads_wchan{groupname="backend",wchan="do_epoll_wait"} 2"#
+                .to_string()
+        ),
+        "{got:#?}"
+    );
+    assert!(
+        !collect(&collector).contains("namedprocess_namegroup_thread_count"),
+        "per-thread families stay behind `threads: true`"
+    );
 }

@@ -213,20 +213,24 @@ fn evaluate_labels<'r>(
         let value = match &label.value {
             LabelValue::Constant(text) => text.clone(),
             LabelValue::Expr(expr) => match expr.evaluate(object) {
-                Evaluated::Missing(what) => {
-                    if !rule.allow_missing_key {
-                        out.problems.add(
-                            rule,
-                            Reason::Mapping,
-                            format!(
-                                "label `{}`{}: {what}; left empty",
-                                label.name,
-                                describe(object)
-                            ),
-                        );
+                Evaluated::Missing(what) => match &rule.missing_label {
+                    // Stated in the rule: an expected absence, not a problem.
+                    Some(text) => text.clone(),
+                    None => {
+                        if !rule.allow_missing_key {
+                            out.problems.add(
+                                rule,
+                                Reason::Mapping,
+                                format!(
+                                    "label `{}`{}: {what}; left empty",
+                                    label.name,
+                                    describe(object)
+                                ),
+                            );
+                        }
+                        String::new()
                     }
-                    String::new()
-                }
+                },
                 Evaluated::Json(v) => compat_text(expr, render(v).into_owned()),
                 Evaluated::Text(text) => compat_text(expr, text),
             },
@@ -740,6 +744,53 @@ mod tests {
         assert_eq!(
             c.problems[0].message,
             "ExtendedStatus is off: set `ExtendedStatus On`"
+        );
+    }
+
+    #[test]
+    fn missing_label_fills_labels_whose_path_finds_nothing() {
+        let c = apply(
+            r#"
+- name: info
+  path: '1'
+  labels: {version: '{ .ServerVersion }', mpm: '{ .ServerMPM }', site: main}
+  missing_label: UNKNOWN
+- name: info_present
+  path: '1'
+  labels: {version: '{ .Present }', tagged: 'v-{ .Nope }'}
+  missing_label: UNKNOWN
+- name: item
+  type: object
+  path: '{ .items[*] }'
+  labels: {id: '{ .id }', zone: '{ .zone }'}
+  values: {size: '{ .size }'}
+  missing_label: none
+- name: without
+  path: '1'
+  labels: {version: '{ .ServerVersion }'}
+"#,
+            json!({"Present": "2.2.34", "items": [{"id": "a", "size": 1}, {"id": "b", "zone": "", "size": 2}]}),
+        );
+        assert_eq!(
+            series(&c),
+            [
+                r#"info{mpm="UNKNOWN",site="main",version="UNKNOWN"} 1"#,
+                r#"info_present{tagged="UNKNOWN",version="2.2.34"} 1"#,
+                r#"item_size{id="a",zone="none"} 1"#,
+                // Found but empty is a value, not a missing one.
+                r#"item_size{id="b",zone=""} 2"#,
+                r#"without{version=""} 1"#,
+            ]
+        );
+        // Only the rule without `missing_label` reports its empty label.
+        assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+        assert_eq!(c.problems[0].reason, Reason::Mapping);
+        assert!(
+            c.problems[0]
+                .message
+                .starts_with("metrics[3] (without): label `version`"),
+            "{}",
+            c.problems[0].message
         );
     }
 

@@ -28,6 +28,8 @@ pub(super) struct CompiledRule {
     pub(super) version_number: Option<Vec<usize>>,
     pub(super) missing_value: Option<f64>,
     pub(super) missing_message: Option<String>,
+    /// The value of a label whose template finds nothing.
+    pub(super) missing_label: Option<String>,
     /// `units`, longest suffix first.
     pub(super) units: Vec<(String, f64)>,
     pub(super) children: Vec<CompiledRule>,
@@ -139,6 +141,19 @@ fn compile_rule(
             value,
             position: inherited_before + own_before,
         });
+    }
+
+    // Without a label read by a path the key would never be used: most likely it was meant
+    // for the enclosing rule or a nested one, which it does not reach.
+    if rule.missing_label.is_some()
+        && !labels
+            .iter()
+            .any(|label| matches!(label.value, LabelValue::Expr(_)))
+    {
+        return Err(fail(
+            "missing_label",
+            "it applies to this rule's labels read with a path, and the rule has none".to_string(),
+        ));
     }
 
     let converter_for = |keys: &[&str]| -> Result<HashMap<String, f64>, String> {
@@ -321,6 +336,7 @@ fn compile_rule(
         version_number: rule.version_number.clone(),
         missing_value: rule.missing_value,
         missing_message: rule.missing_message.clone(),
+        missing_label: rule.missing_label.clone(),
         units,
         children,
     })
@@ -384,5 +400,9 @@ mod tests {
         assert!(e.contains("missing_value"), "{e}");
         let e = compile_err("- {name: v, path: '{.a}', units: {'': 2}}\n");
         assert!(e.contains("units"), "{e}");
+        let e = compile_err("- {name: v, path: '{.a}', missing_label: x}\n");
+        assert!(e.contains("metrics[0] (v): missing_label"), "{e}");
+        let e = compile_err("- {name: v, path: '{.a}', labels: {k: constant}, missing_label: x}\n");
+        assert!(e.contains("missing_label"), "{e}");
     }
 }

@@ -4,7 +4,7 @@
 //! `serde_json::Value`, so this one engine serves all of them. A json_exporter module's
 //! `metrics:` list can be pasted in unchanged; the extensions (`{$key}`, `value_map`,
 //! `count_chars`, `scale`, `sum`, `version_number`, `units`, `missing_value`,
-//! `missing_message`, nested `metrics:`) are documented on [`MetricRule`].
+//! `missing_message`, `missing_label`, nested `metrics:`) are documented on [`MetricRule`].
 //!
 //! Failures are per series: a missing key or a value that is not a number costs that one series
 //! (a [`Reason::Mapping`](crate::collector::Reason::Mapping) problem), two series with the same

@@ -61,7 +61,7 @@ pub struct MetricRule {
     /// `'{$key}'` is the key (member name or array index) the object was found under: with
     /// `path: '{ .queues.* }'` and `labels: {queue: '{$key}'}`, each queue's name becomes its
     /// label. A label whose template finds nothing is empty and reported as a mapping problem
-    /// (not reported with `allow_missing_key: true`).
+    /// (not reported with `allow_missing_key: true`), unless `missing_label` gives its value.
     #[serde(default, deserialize_with = "scalar_map")]
     pub labels: BTreeMap<String, String>,
     /// `type: object` only: value name → static number or template, each giving the metric
@@ -133,6 +133,20 @@ pub struct MetricRule {
     /// off: …"`). Ignored with `allow_missing_key` or `missing_value`.
     #[serde(default)]
     pub missing_message: Option<String>,
+    /// Extension: the value a label takes when its template finds nothing, instead of an empty
+    /// value and a mapping problem. It applies to every label of this rule that has a path
+    /// (the whole value: `'v-{ .x }'` becomes the text itself, not `v-` and the text), so that
+    /// a field an older version of the app does not print still gives a stable series, as
+    /// exporters that default such labels do. apache_exporter's `apache_info` on an Apache 2.2
+    /// page, which has no `ServerVersion` or `ServerMPM`:
+    /// ```yaml metrics
+    /// - name: apache_info
+    ///   path: '1'
+    ///   labels: {version: '{ .ServerVersion }', mpm: '{ .ServerMPM }'}
+    ///   missing_label: UNKNOWN    # apache_info{mpm="UNKNOWN",version="UNKNOWN"} 1
+    /// ```
+    #[serde(default)]
+    pub missing_label: Option<String>,
     /// Extension for nested arrays, `type: object` only: rules applied to each selected object
     /// (their paths are relative to it), which inherit this rule's labels. One level per array:
     /// ```yaml metrics

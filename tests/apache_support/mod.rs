@@ -1,12 +1,18 @@
 //! A real Apache httpd from Debian, started in the foreground on 127.0.0.1 with a temporary
 //! config (no `/etc/apache2`, no Debian env vars): mod_status on `/server-status`, the MPM of
 //! the test's choice, and optionally mod_ssl's session cache and a proxy balancer with
-//! `ProxyStatus On`, so that `?auto` carries those sections.
+//! `ProxyStatus On`, so that `?auto` carries those sections. And a static `?auto` page served
+//! on loopback, for the pages of Apache versions that are not installed.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::common::{free_port, http_get, require_tool, wait_for_port, ChildGuard};
@@ -211,4 +217,86 @@ DocumentRoot {www}
     pub fn pid(&self) -> u32 {
         self.child.pid()
     }
+}
+
+/// A loopback HTTP server answering `GET /server-status?auto` with a fixed page, as Apache's
+/// mod_status would (`text/plain; charset=ISO-8859-1`), and 404 to anything else: it lets both
+/// exporters read a page that the Apache installed here cannot write, such as Apache 2.2's.
+/// Stops accepting connections when dropped.
+pub struct StaticStatusPage {
+    /// The port it listens on, on 127.0.0.1.
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl StaticStatusPage {
+    /// Serves `page` (the bytes of a `?auto` answer).
+    pub fn serve(page: Vec<u8>) -> StaticStatusPage {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
+        let port = listener.local_addr().expect("the bound address").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let page = Arc::new(page);
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let page = Arc::clone(&page);
+                // One thread per connection: a client that holds an idle connection open
+                // must not keep the other exporter waiting.
+                std::thread::spawn(move || answer_status_request(stream, &page));
+            }
+        });
+        StaticStatusPage {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for StaticStatusPage {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the blocking `accept` so that the thread sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads one request's head and answers it, closing the connection after the answer.
+fn answer_status_request(mut stream: TcpStream, page: &[u8]) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buffer[..n]),
+        }
+        if request.len() > 64 * 1024 {
+            return;
+        }
+    }
+    let (status, body): (&str, &[u8]) = if request.starts_with(b"GET /server-status?auto ") {
+        ("200 OK", page)
+    } else {
+        ("404 Not Found", b"not found\n")
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=ISO-8859-1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
 }

@@ -177,16 +177,14 @@ pub fn build(report: Report, settings: &Settings) -> Collection {
                 count as f64,
             );
         }
-        if settings.threads {
-            for (wchan, count) in &n.wchans {
-                f.push(
-                    "threads_wchan",
-                    "Number of threads in this group waiting on each wchan",
-                    Gauge,
-                    &[("groupname", g), ("wchan", wchan)],
-                    *count as f64,
-                );
-            }
+        for (wchan, count) in &n.wchans {
+            f.push(
+                "threads_wchan",
+                "Number of threads in this group waiting on each wchan",
+                Gauge,
+                &[("groupname", g), ("wchan", wchan)],
+                *count as f64,
+            );
         }
     }
     if settings.threads {

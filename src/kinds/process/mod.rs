@@ -10,7 +10,6 @@
 //! - a process that `exec`s (its comm changes) is matched anew, as process-exporter does only with
 //!   `-recheck`;
 //! - `children` is set per group (`children: true`), not for all groups at once;
-//! - `namedprocess_namegroup_threads_wchan` needs `threads: true` (it costs a read per thread);
 //! - an empty group's `oldest_start_time_seconds` is 0 (process-exporter reports Go's zero time,
 //!   -62135596800).
 

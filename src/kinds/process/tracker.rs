@@ -121,7 +121,8 @@ pub struct GroupNow {
     pub states: States,
     /// Start time (seconds since the epoch) of the oldest process.
     pub oldest_start: Option<u64>,
-    /// Threads by kernel wait channel (`threads: true`).
+    /// Kernel wait channels: the processes' own, and those of each thread of a multi-threaded
+    /// process (process-exporter's count).
     pub wchans: BTreeMap<String, u64>,
 }
 
@@ -848,12 +849,13 @@ fn read_process(
         ctx_voluntary: status.voluntary_ctxt_switches,
         ctx_nonvoluntary: status.nonvoluntary_ctxt_switches,
     };
-    let mut wchans = Vec::new();
-    if settings.threads {
-        if let Some(wchan) = read_wchan(reader, pid, None) {
-            wchans.push(wchan);
-        }
-    }
+    // `threads_wchan` is reported whatever `threads` says, because process-exporter reads the
+    // wait channels with or without `-threads`. The cost: one more small read per grouped
+    // process, and one per other thread of a multi-threaded process, beside the `status` of
+    // each thread read anyway. A process the exporter may not ptrace shows `0` (nothing
+    // counted), to process-exporter too.
+    let own_wchan = read_wchan(reader, pid, None);
+    let mut wchans: Vec<String> = own_wchan.iter().cloned().collect();
     let mut thread_states = Vec::new();
     let mut threads = Vec::new();
     let mut thread_wchans = Vec::new();
@@ -890,9 +892,6 @@ fn read_process(
                         .read(pid, Some(tid), "io")
                         .map(parse_io)
                         .unwrap_or_default();
-                    if let Some(wchan) = read_wchan(reader, pid, Some(tid)) {
-                        thread_wchans.push(wchan);
-                    }
                     threads.push((
                         tid,
                         thread_stat.starttime,
@@ -909,6 +908,13 @@ fn read_process(
                         },
                     ));
                 }
+                // The main thread's `task/PID/wchan` is the process's, read above.
+                let thread_wchan = if tid == pid {
+                    own_wchan.clone()
+                } else {
+                    read_wchan(reader, pid, Some(tid))
+                };
+                thread_wchans.extend(thread_wchan);
             }
             if listed > 1 {
                 counts.ctx_voluntary = voluntary;
