@@ -84,7 +84,7 @@ pub struct Cli {
         long = "web.max-connections",
         env = "SIDECAR_EXPORTER_WEB_MAX_CONNECTIONS",
         global = true,
-        default_value = "256",
+        default_value = "1024",
         value_parser = clap::value_parser!(u32).range(1..),
         value_name = "N"
     )]
