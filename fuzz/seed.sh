@@ -1,5 +1,6 @@
 #!/bin/sh
-# Fills corpus/<target>/ with seeds from the project's real fixtures and configs.
+# Fills corpus/<target>/ with seeds from the project's real fixtures and configs, and the
+# committed regression inputs of tests/fixtures/fuzz/.
 # Targets whose first byte picks a config get each seed once per config number.
 set -eu
 cd "$(dirname "$0")"
@@ -35,4 +36,9 @@ done
 sed -n '/^pub const FIXED_RULES/,/^"#;/p' src/lib.rs | sed '1d;$d' > corpus/mapping_compile/fixed_rules.yaml
 sed -n 's|^//! \{0,1\}||; /^```yaml/,/^```/p' "$root"/src/server/web_config/mod.rs | sed '1d;$d' > corpus/web_config/doc_example.yml
 printf 'basic_auth_users:\n  u: $2y$10$abcdefghijklmnopqrstuuA5sL6s/Gk8z9g2qXq8hV1u9n1l4m2i\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n' > corpus/web_config/auth.yml
+# The committed regression inputs.
+for dir in "$root"/tests/fixtures/fuzz/*/; do
+    mkdir -p "corpus/$(basename "$dir")"
+    cp "$dir"* "corpus/$(basename "$dir")/"
+done
 echo "seeded: $(find corpus -type f | wc -l) files"
