@@ -36,7 +36,13 @@ done
 sed -n '/^pub const FIXED_RULES/,/^"#;/p' src/lib.rs | sed '1d;$d' > corpus/mapping_compile/fixed_rules.yaml
 sed -n 's|^//! \{0,1\}||; /^```yaml/,/^```/p' "$root"/src/server/web_config/mod.rs | sed '1d;$d' > corpus/web_config/doc_example.yml
 printf 'basic_auth_users:\n  u: $2y$10$abcdefghijklmnopqrstuuA5sL6s/Gk8z9g2qXq8hV1u9n1l4m2i\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n' > corpus/web_config/auth.yml
-# The committed regression inputs.
+# Every `path:` of the presets and of FIXED_RULES is a real JSONPath expression.
+mkdir -p corpus/jsonpath
+sed -n "s/^ *path: *['\"]\(.*\)['\"] *\$/\1/p" "$root"/collectors/*.yaml src/lib.rs | sort -u |
+    while IFS= read -r path; do
+        printf '%s' "$path" > "corpus/jsonpath/path_$(printf '%s' "$path" | cksum | cut -d' ' -f1)"
+    done
+# The committed regression inputs (and the only seeds of `negotiate` and `name_query`).
 for dir in "$root"/tests/fixtures/fuzz/*/; do
     mkdir -p "corpus/$(basename "$dir")"
     cp "$dir"* "corpus/$(basename "$dir")/"

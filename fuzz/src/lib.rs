@@ -15,10 +15,13 @@ use serde::Deserialize;
 use serde_json::Value;
 use sidecar_exporter::config::load_bytes;
 use sidecar_exporter::config::presets::PRESETS;
+use sidecar_exporter::encode::{self, Format};
 use sidecar_exporter::formats::prom_text::parse_exposition;
 use sidecar_exporter::formats::{parse, FormatConfig, RegexConfig};
+use sidecar_exporter::mapping::jsonpath::{Expr, Hit};
 use sidecar_exporter::mapping::{Mapping, MetricRule};
 use sidecar_exporter::scrape::Engine;
+use sidecar_exporter::server::requested_names;
 use sidecar_exporter::server::web_config::parse as parse_web_config;
 
 /// What a fuzz target does with one input. It must not panic, whatever the input.
@@ -35,6 +38,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("mapping_compile", mapping_compile),
     ("mapping_apply", mapping_apply),
     ("web_config", web_config),
+    ("negotiate", negotiate),
+    ("name_query", name_query),
+    ("jsonpath", jsonpath),
 ];
 
 /// The json format: the input is the body.
@@ -177,6 +183,59 @@ pub fn web_config(data: &[u8]) {
     }
 }
 
+/// The `Accept` header of a scrape, negotiated into an exposition format.
+pub fn negotiate(data: &[u8]) {
+    let Ok(header) = std::str::from_utf8(data) else {
+        return;
+    };
+    // Cheap check of the answer, not only of the absence of panics: OpenMetrics is chosen only
+    // for an entry naming it, anything else falls back to text.
+    if encode::negotiate(Some(header)) == Format::OpenMetrics {
+        assert!(
+            header
+                .to_ascii_lowercase()
+                .contains("application/openmetrics-text"),
+            "OpenMetrics chosen for {header:?}"
+        );
+    }
+}
+
+/// The query string of a `/metrics` request, read for its `name[]=` filters.
+pub fn name_query(data: &[u8]) {
+    let Ok(query) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Some(names) = requested_names(Some(query)) {
+        assert!(!names.is_empty(), "an empty filter would hide every family");
+    }
+}
+
+/// A JSONPath expression (kubectl-style template or RFC 9535 `$` query) parsed, then run on
+/// [`DOCUMENT`] the way a `type: object` rule runs: the part before the first newline selects
+/// nodes, the part after it (the same expression when there is no newline) is evaluated on the
+/// document and on each selected node, as labels and values are.
+pub fn jsonpath(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (selector, value) = text.split_once('\n').unwrap_or((text, text));
+    let root = Hit::root(&DOCUMENT);
+    let value = Expr::parse(value).ok();
+    if let Some(value) = &value {
+        let _ = value.evaluate(root);
+    }
+    let Ok(selector) = Expr::parse(selector) else {
+        return;
+    };
+    let _ = selector.check_selector();
+    let (hits, _) = selector.select(root);
+    if let Some(value) = &value {
+        for hit in hits {
+            let _ = value.evaluate(hit);
+        }
+    }
+}
+
 /// The part of a preset the fuzzers use.
 #[derive(Deserialize)]
 struct PresetParts {
@@ -212,8 +271,8 @@ pub fn pick<'a, T>(items: &'a [T], data: &'a [u8]) -> Option<(&'a T, &'a [u8])> 
     Some((&items[first as usize % items.len()], rest))
 }
 
-/// The document the `mapping_compile` target runs its rules on: nested objects and arrays,
-/// every JSON type, keys with dots and spaces.
+/// The document the `mapping_compile` and `jsonpath` targets run their paths on: nested
+/// objects and arrays, every JSON type, keys with dots and spaces.
 pub static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
     serde_json::json!({
         "a": {"b": 1, "c": "2", "d": null, "e": true},
