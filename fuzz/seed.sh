@@ -1,5 +1,6 @@
 #!/bin/sh
-# Fills corpus/<target>/ with seeds from the project's real fixtures and configs.
+# Fills corpus/<target>/ with seeds from the project's real fixtures and configs, and the
+# committed regression inputs of tests/fixtures/fuzz/.
 # Targets whose first byte picks a config get each seed once per config number.
 set -eu
 cd "$(dirname "$0")"
@@ -35,4 +36,15 @@ done
 sed -n '/^pub const FIXED_RULES/,/^"#;/p' src/lib.rs | sed '1d;$d' > corpus/mapping_compile/fixed_rules.yaml
 sed -n 's|^//! \{0,1\}||; /^```yaml/,/^```/p' "$root"/src/server/web_config/mod.rs | sed '1d;$d' > corpus/web_config/doc_example.yml
 printf 'basic_auth_users:\n  u: $2y$10$abcdefghijklmnopqrstuuA5sL6s/Gk8z9g2qXq8hV1u9n1l4m2i\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n' > corpus/web_config/auth.yml
+# Every `path:` of the presets and of FIXED_RULES is a real JSONPath expression.
+mkdir -p corpus/jsonpath
+sed -n "s/^ *path: *['\"]\(.*\)['\"] *\$/\1/p" "$root"/collectors/*.yaml src/lib.rs | sort -u |
+    while IFS= read -r path; do
+        printf '%s' "$path" > "corpus/jsonpath/path_$(printf '%s' "$path" | cksum | cut -d' ' -f1)"
+    done
+# The committed regression inputs (and the only seeds of `negotiate` and `name_query`).
+for dir in "$root"/tests/fixtures/fuzz/*/; do
+    mkdir -p "corpus/$(basename "$dir")"
+    cp "$dir"* "corpus/$(basename "$dir")/"
+done
 echo "seeded: $(find corpus -type f | wc -l) files"

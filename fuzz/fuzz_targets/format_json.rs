@@ -1,7 +1,3 @@
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use sidecar_exporter::formats::{parse, FormatConfig};
-
-fuzz_target!(|data: &[u8]| {
-    let _ = parse(&FormatConfig::Json, data);
-});
+//! See `sidecar_exporter_fuzz::format_json`: the body is shared with the corpus replay test.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sidecar_exporter_fuzz::format_json(data));

@@ -1,7 +1,3 @@
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use sidecar_exporter::formats::prom_text::parse_exposition;
-
-fuzz_target!(|data: &[u8]| {
-    let _ = parse_exposition(data);
-});
+//! See `sidecar_exporter_fuzz::prom_text`: the body is shared with the corpus replay test.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sidecar_exporter_fuzz::prom_text(data));

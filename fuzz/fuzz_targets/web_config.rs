@@ -1,9 +1,3 @@
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use sidecar_exporter::server::web_config::parse;
-
-fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = parse("web.yml", text);
-    }
-});
+//! See `sidecar_exporter_fuzz::web_config`: the body is shared with the corpus replay test.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sidecar_exporter_fuzz::web_config(data));

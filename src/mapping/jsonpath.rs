@@ -74,14 +74,20 @@ impl Expr {
             return Err("the object key is written with braces: `{$key}`".to_string());
         }
         // Both parsers recurse into nested filters: bound the depth so that a path from the
-        // config cannot overflow the stack.
-        if nesting_depth(source) > MAX_NESTING {
+        // config cannot overflow the stack (nor, for RFC 9535, take hours to parse).
+        let rfc9535 = source.starts_with('$');
+        let max_nesting = if rfc9535 {
+            MAX_RFC9535_NESTING
+        } else {
+            MAX_NESTING
+        };
+        if nesting_depth(source) > max_nesting {
             return Err(format!(
-                "`{}…` nests brackets and parentheses more than {MAX_NESTING} deep",
+                "`{}…` nests brackets and parentheses more than {max_nesting} deep",
                 source.chars().take(40).collect::<String>()
             ));
         }
-        if source.starts_with('$') {
+        if rfc9535 {
             serde_json_path::JsonPath::parse(source)
                 .map(|path| Expr::Rfc9535(Box::new(path)))
                 .map_err(|e| {
@@ -168,9 +174,14 @@ impl Expr {
     }
 }
 
-/// How deep `[` and `(` may nest in one expression (filters inside filters); real paths use
-/// two or three levels.
+/// How deep `[` and `(` may nest in one kubectl-style expression (filters inside filters); real
+/// paths use two or three levels.
 const MAX_NESTING: usize = 32;
+
+/// The same for RFC 9535 paths, lower: serde_json_path's parser backtracks, about doubling its
+/// time with each nested filter (16 levels take a tenth of a second, the 32 allowed above would
+/// take hours); 8 levels parse in about a millisecond.
+const MAX_RFC9535_NESTING: usize = 8;
 
 /// The deepest nesting of `[`/`(` in `source`, outside quoted strings.
 fn nesting_depth(source: &str) -> usize {
@@ -1104,18 +1115,37 @@ mod tests {
     fn deep_nesting_is_an_error() {
         let deep =
             |open: &str, close: &str| format!("{}{}", open.repeat(20_000), close.repeat(20_000));
-        for source in [
-            format!("{{.a{}}}", deep("[?(@.a", ")]")),
-            format!("$.a{}", deep("[?@.a", "]")),
-            format!("$.a{}", deep("[?(", ")]")),
+        for (source, limit) in [
+            (format!("{{.a{}}}", deep("[?(@.a", ")]")), 32),
+            (format!("$.a{}", deep("[?@.a", "]")), 8),
+            (format!("$.a{}", deep("[?(", ")]")), 8),
         ] {
             let e = Expr::parse(&source).unwrap_err();
-            assert!(e.contains("more than 32 deep"), "{e}");
+            assert!(e.contains(&format!("more than {limit} deep")), "{e}");
         }
         // Brackets inside quotes are names, not nesting.
         let quoted = format!("{{['{}']}}", "[".repeat(100));
         assert!(Expr::parse(&quoted).is_ok());
         assert!(Expr::parse("{.items[?(@.a[?(@.b == 'x')])]}").is_ok());
+    }
+
+    /// serde_json_path's parse time doubles with each nested filter: a fuzzed 32-level path
+    /// (within the kubectl bound) did not finish parsing.
+    #[test]
+    fn nested_rfc9535_filters_have_a_lower_bound() {
+        let nested = |levels: usize| format!("$.a{}{}", "[?@.a".repeat(levels), "]".repeat(levels));
+        assert!(Expr::parse(&nested(MAX_RFC9535_NESTING)).is_ok());
+        for source in [
+            nested(MAX_RFC9535_NESTING + 1),
+            nested(32),
+            format!("$.a{} == 'UP']", "[?@.a".repeat(32)),
+        ] {
+            let e = Expr::parse(&source).unwrap_err();
+            assert!(e.contains("more than 8 deep"), "{e}");
+        }
+        // The kubectl parser does not slow down with nesting: its bound stays.
+        let kubectl = format!("{{.a{}{}}}", "[?(@.a".repeat(16), ")]".repeat(16));
+        assert!(Expr::parse(&kubectl).is_ok());
     }
 
     #[test]

@@ -17,7 +17,7 @@
 
 mod apply;
 mod compile;
-mod jsonpath;
+pub mod jsonpath;
 mod number;
 mod rule;
 

@@ -84,7 +84,7 @@ async fn status(State(state): State<Arc<AppState>>) -> Html<String> {
 }
 
 /// The metric families a `name[]=` query asks for (none given: all).
-fn requested_names(query: Option<&str>) -> Option<HashSet<String>> {
+pub fn requested_names(query: Option<&str>) -> Option<HashSet<String>> {
     let names: HashSet<String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .filter(|(key, _)| key == "name[]")
         .map(|(_, value)| value.into_owned())

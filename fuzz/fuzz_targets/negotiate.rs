@@ -1,0 +1,3 @@
+#![no_main]
+//! See `sidecar_exporter_fuzz::negotiate`: the body is shared with the corpus replay test.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sidecar_exporter_fuzz::negotiate(data));
