@@ -146,8 +146,9 @@ cleanup() {
         rc=1
     fi
     if [ "$rc" -ne 0 ] && [ -s "$WORK/log/exporter.log" ]; then
-        echo "--- last lines of the exporter's log" >&2
-        tail -n 20 "$WORK/log/exporter.log" >&2
+        # The hanging collector logs every timeout; the other lines are the news.
+        echo "--- last lines of the exporter's log, but the hanging collector's" >&2
+        grep -v 'collector=hang ' "$WORK/log/exporter.log" | tail -n 20 >&2
     fi
     if [ "${SOAK_KEEP_DIR:-}" = 1 ]; then
         echo "kept $WORK" >&2
@@ -447,7 +448,15 @@ HZ=$(getconf CLK_TCK)
 sample() { # sets RSS (KiB), FDS, THREADS, TICKS of the exporter
     RSS=$(awk '/^VmRSS:/ { print $2 }' "/proc/$EXPORTER_PID/status")
     THREADS=$(awk '/^Threads:/ { print $2 }' "/proc/$EXPORTER_PID/status")
-    FDS=$(ls "/proc/$EXPORTER_PID/fd" | wc -l)
+    # The fewest of a few reads over two client periods: a collection in flight holds its
+    # connections for a moment, and a leak raises the fewest as well.
+    local n _
+    FDS=
+    for _ in 1 2 3 4 5 6 7; do
+        n=$(ls "/proc/$EXPORTER_PID/fd" | wc -l)
+        { [ -z "$FDS" ] || [ "$n" -lt "$FDS" ]; } && FDS=$n
+        sleep 0.03
+    done
     TICKS=$(sed 's/^.*) //' "/proc/$EXPORTER_PID/stat" | awk '{ print $12 + $13 }')
 }
 scrapes_between() { # from to (whole seconds): "scrapes failed slowest" from the clients' log
@@ -457,7 +466,7 @@ scrapes_between() { # from to (whole seconds): "scrapes failed slowest" from the
 hang_open() { awk '{ print $4 }' "$WORK/hang.status" 2>/dev/null || echo '?'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-echo "sidecar-exporter $("$BIN" --version 2>/dev/null | head -n 1) on 127.0.0.1:$EXPORTER_PORT, pid $EXPORTER_PID"
+echo "$("$BIN" --version 2>/dev/null | head -n 1) on 127.0.0.1:$EXPORTER_PORT, pid $EXPORTER_PID"
 echo "apps: nginx :$NGINX_PORT, apache :$APACHE_PORT, php-fpm via nginx, redis :$REDIS_PORT," \
     "memcached :$MEMCACHED_PORT, haproxy :$HAPROXY_PORT, prometheus :$PROM_PORT; hanging target :$HANG_PORT"
 echo "$CLIENTS clients every ${PERIOD}s for $MINUTES min after a ${WARMUP}s warm-up; apps restart every" \
@@ -623,9 +632,10 @@ read -r IN_WINDOWS OUTSIDE < <(awk '
 if [ "$OUTSIDE" -gt 0 ]; then
     PROBLEMS+=("$OUTSIDE scrapes failed outside the restart windows")
     echo "failures outside the restart windows (begin end client status took reason):"
+    # The first 20 only, counted in awk: a `head` would end the pipe early (SIGPIPE under pipefail).
     awk 'FILENAME == ARGV[1] { n++; b[n] = $1 / 1000; e[n] = $2 / 1000; next }
-        { for (i = 1; i <= n; i++) if ($1 <= e[i] && $2 >= b[i]) next; print }' \
-        "$WORK/windows" "$WORK/failures.log" | head -n 20
+        { for (i = 1; i <= n; i++) if ($1 <= e[i] && $2 >= b[i]) next; if (++shown <= 20) print }' \
+        "$WORK/windows" "$WORK/failures.log"
 fi
 awk -v s="$START_RSS" -v e="$END_RSS" 'BEGIN { exit !(e <= s * 1.2 + 2048) }' ||
     PROBLEMS+=("RSS grew: $(mib "$START_RSS") → $(mib "$END_RSS") MiB (bound: start × 1.2 + 2 MiB)")
