@@ -15,9 +15,11 @@
 #
 # Knobs (environment): SOAK_MINUTES (30), SOAK_CLIENTS (4), SOAK_PERIOD (0.1 s between a client's
 # scrapes), SOAK_SLOW_SECONDS (2: a slower scrape counts as failed), SOAK_WARMUP_SECONDS (30),
-# SOAK_RESTART_EVERY_MINUTES (3), SOAK_DOWN_SECONDS (3), SOAK_HANG_TIMEOUT (50ms),
-# SOAK_FD_SLACK (4), SOAK_THREAD_SLACK (4), SOAK_KEEP_DIR (1: keep the temp dir),
-# SIDECAR_EXPORTER_BIN (a binary to use instead of building target/release/sidecar-exporter).
+# SOAK_RESTART_EVERY_MINUTES (3; 0: no restarts), SOAK_DOWN_SECONDS (3), SOAK_RELOAD (1; 0: no
+# reloads), SOAK_HANG_TIMEOUT (50ms), SOAK_FD_SLACK (4), SOAK_THREAD_SLACK (4), SOAK_KEEP_DIR (1:
+# keep the temp dir), SIDECAR_EXPORTER_BIN (a binary to use instead of building
+# target/release/sidecar-exporter). Turning restarts or reloads off tells which of them a growth
+# comes with.
 set -euo pipefail
 
 MINUTES=${SOAK_MINUTES:-30}
@@ -26,6 +28,7 @@ PERIOD=${SOAK_PERIOD:-0.1}
 SLOW=${SOAK_SLOW_SECONDS:-2}
 WARMUP=${SOAK_WARMUP_SECONDS:-30}
 RESTART_EVERY=${SOAK_RESTART_EVERY_MINUTES:-3}
+RELOAD=${SOAK_RELOAD:-1}
 DOWN=${SOAK_DOWN_SECONDS:-3}
 HANG_TIMEOUT=${SOAK_HANG_TIMEOUT:-50ms}
 FD_SLACK=${SOAK_FD_SLACK:-4}
@@ -33,11 +36,11 @@ THREAD_SLACK=${SOAK_THREAD_SLACK:-4}
 # A failure this long after an app came back still belongs to its restart: a collection that
 # started against the old process may finish late.
 GRACE=5
-for n in MINUTES CLIENTS WARMUP RESTART_EVERY DOWN FD_SLACK THREAD_SLACK; do
+for n in MINUTES CLIENTS WARMUP RESTART_EVERY RELOAD DOWN FD_SLACK THREAD_SLACK; do
     [[ ${!n} =~ ^[0-9]+$ ]] || { echo "the SOAK_* settings are whole numbers (seconds, minutes, counts): $n=${!n}" >&2; exit 2; }
 done
-[ "$MINUTES" -gt 0 ] && [ "$CLIENTS" -gt 0 ] && [ "$RESTART_EVERY" -gt 0 ] ||
-    { echo "SOAK_MINUTES, SOAK_CLIENTS and SOAK_RESTART_EVERY_MINUTES must be above 0" >&2; exit 2; }
+[ "$MINUTES" -gt 0 ] && [ "$CLIENTS" -gt 0 ] ||
+    { echo "SOAK_MINUTES and SOAK_CLIENTS must be above 0" >&2; exit 2; }
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HELPER="$ROOT/bench/soak_helper.py"
@@ -469,8 +472,9 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 echo "$("$BIN" --version 2>/dev/null | head -n 1) on 127.0.0.1:$EXPORTER_PORT, pid $EXPORTER_PID"
 echo "apps: nginx :$NGINX_PORT, apache :$APACHE_PORT, php-fpm via nginx, redis :$REDIS_PORT," \
     "memcached :$MEMCACHED_PORT, haproxy :$HAPROXY_PORT, prometheus :$PROM_PORT; hanging target :$HANG_PORT"
-echo "$CLIENTS clients every ${PERIOD}s for $MINUTES min after a ${WARMUP}s warm-up; apps restart every" \
-    "$RESTART_EVERY min (down ${DOWN}s each); config reload every minute; slow = over ${SLOW}s"
+echo "$CLIENTS clients every ${PERIOD}s for $MINUTES min after a ${WARMUP}s warm-up;" \
+    "$([ "$RESTART_EVERY" -gt 0 ] && echo "apps restart every $RESTART_EVERY min (down ${DOWN}s each)" || echo "no app restarts");" \
+    "$([ "$RELOAD" = 0 ] && echo "no reloads" || echo "config reload every minute"); slow = over ${SLOW}s"
 echo
 
 sample
@@ -571,14 +575,20 @@ while [ "$NEXT_MINUTE" -le "$MINUTES" ] && [ "$ITERATIONS" -lt "$MAX_ITERATIONS"
         # Sampled before the reload: right after it the old collectors may still be finishing.
         sample
         peaks
-        reload "$NEXT_MINUTE"
+        if [ "$RELOAD" = 0 ]; then
+            RELOAD_TEXT=off
+            M=$(self_metrics) || M=
+        else
+            reload "$NEXT_MINUTE"
+        fi
         minute_line "$NEXT_MINUTE" "$RELOAD_TEXT"
         awk -v d="$HANG_DELTA" 'BEGIN { exit !(d > 0) }' ||
             PROBLEMS+=("minute $NEXT_MINUTE: the hanging collector's timeouts did not grow")
         NEXT_MINUTE=$((NEXT_MINUTE + 1))
         continue
     fi
-    if [ ${#QUEUE[@]} -eq 0 ] && [ "$NOW_MS" -ge "$NEXT_ROUND" ] && [ $((NEXT_ROUND + 60000)) -le "$END" ]; then
+    if [ "$RESTART_EVERY" -gt 0 ] && [ ${#QUEUE[@]} -eq 0 ] && [ "$NOW_MS" -ge "$NEXT_ROUND" ] &&
+        [ $((NEXT_ROUND + 60000)) -le "$END" ]; then
         ROUNDS=$((ROUNDS + 1))
         QUEUE=("${APPS[@]}") PHASE=up DUE=$NOW_MS
         NEXT_ROUND=$((NEXT_ROUND + RESTART_EVERY * 60000))
@@ -652,7 +662,7 @@ printf '%-12s %9s %9s %9s\n' "RSS MiB" "$(mib "$START_RSS")" "$(mib "$END_RSS")"
 printf '%-12s %9s %9s %9s\n' descriptors "$START_FDS" "$END_FDS" "$PEAK_FDS"
 printf '%-12s %9s %9s %9s\n' threads "$START_THREADS" "$END_THREADS" "$PEAK_THREADS"
 echo "scrapes: $TOTAL ($FAILED failed: $IN_WINDOWS during app restarts, $OUTSIDE outside); slowest ${SLOWEST} s"
-echo "restarts: $RESTARTS apps in $ROUNDS rounds; reloads: $RELOADS (SIGHUP and POST alternating)"
+echo "restarts: $RESTARTS apps in $ROUNDS rounds; reloads: $RELOADS (SIGHUP and POST /-/reload alternating)"
 echo "hanging collector: errors_total{reason=\"timeout\"} $FIRST_HANG → $LAST_HANG;" \
     "hanging server: $(cat "$WORK/hang.status" 2>/dev/null || echo '?')"
 if [ ${#PROBLEMS[@]} -eq 0 ]; then
