@@ -4,14 +4,16 @@
 # target hangs, and the config is reloaded every minute. Each minute prints the exporter's RSS,
 # descriptors and threads and the scrapes done and failed; the end prints start, end and peak and
 # a verdict. Exit status 1 when a scrape failed outside an app's restart window, a resource grew
-# beyond noise, a reload failed, or the hanging collector stopped timing out.
+# beyond noise, a reload failed, a collector was down at the end, or the hanging collector
+# stopped timing out.
 #
 # Everything listens on 127.0.0.1 only, inside a temp dir; every process started here is stopped
-# on exit and checked gone; every loop is bounded in count and time.
+# on exit and checked gone; every loop is bounded in count and time. The scrapers and the
+# hanging target are bench/soak_helper.py (python3, standard library).
 #
 #   apt-get install -y nginx apache2 php-fpm redis-server memcached haproxy prometheus curl python3
-#   bench/soak.sh                        # 30 minutes (plus a 30 s warm-up)
-#   SOAK_MINUTES=4 bench/soak.sh         # one restart round and four reloads
+#   bench/soak.sh                        # 30 minutes after a 30 s warm-up
+#   SOAK_MINUTES=4 bench/soak.sh         # one restart round; four reloads after three in the warm-up
 #
 # Knobs (environment): SOAK_MINUTES (30), SOAK_CLIENTS (4), SOAK_PERIOD (0.1 s between a client's
 # scrapes), SOAK_SLOW_SECONDS (2: a slower scrape counts as failed), SOAK_WARMUP_SECONDS (30),
@@ -477,32 +479,9 @@ echo "$CLIENTS clients every ${PERIOD}s for $MINUTES min after a ${WARMUP}s warm
     "$([ "$RELOAD" = 0 ] && echo "no reloads" || echo "config reload every minute"); slow = over ${SLOW}s"
 echo
 
-sample
-PREV_TICKS=$TICKS
-now_ms
-PREV_MS=$NOW_MS
-PREV_HANG=$(value "$(self_metrics)" "$HANG_TIMEOUTS_SERIES")
-sleep "$WARMUP"
-
-# --- the soak --------------------------------------------------------------------------------
 LINE_FORMAT='%-7s %9s %5s %7s %8s %6s %8s %5s %-12s %10s %5s\n'
-# shellcheck disable=SC2059
-printf "$LINE_FORMAT" minute "RSS MiB" fds threads scrapes failed slowest cpu reload "hang t/o" "hang"
-# shellcheck disable=SC2059
-printf "$LINE_FORMAT" "" "" "" "" "" "" "s" "%" "" "+/min" open
-
-now_ms
-T0=$NOW_MS
-END=$((T0 + MINUTES * 60000))
-PREV_SECOND=0 # the warm-up's scrapes count in the first line
-sample
-START_RSS=$RSS START_FDS=$FDS START_THREADS=$THREADS
-PEAK_RSS=$RSS PEAK_FDS=$FDS PEAK_THREADS=$THREADS
-M=$(self_metrics)
-PREV_TS=$(value "$M" "$RELOAD_TS_SERIES")
-FIRST_HANG=$(value "$M" "$HANG_TIMEOUTS_SERIES")
 PROBLEMS=()
-RELOADS=0
+RELOADS=0 GENERATION=0
 
 minute_line() { # label reload-text
     local second counts cpu hang delta
@@ -520,16 +499,17 @@ minute_line() { # label reload-text
     HANG_DELTA=$delta
 }
 
-reload() { # minute: alternates SIGHUP and POST /-/reload, then checks that it happened
+reload() { # when (for messages): alternates SIGHUP and POST /-/reload, then checks that it happened
     local method code _ ts ok
-    write_config "$1"
-    if [ $(($1 % 2)) = 1 ]; then
+    GENERATION=$((GENERATION + 1))
+    write_config "$GENERATION"
+    if [ $((GENERATION % 2)) = 1 ]; then
         method=HUP
         kill -HUP "$EXPORTER_PID"
     else
         method=POST
         code=$("$CURL_BIN" -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST "$URL/-/reload") || code=000
-        [ "$code" = 200 ] || PROBLEMS+=("minute $1: POST /-/reload answered $code")
+        [ "$code" = 200 ] || PROBLEMS+=("$1: POST /-/reload answered $code")
     fi
     RELOADS=$((RELOADS + 1))
     for _ in $(seq 1 50); do
@@ -540,10 +520,10 @@ reload() { # minute: alternates SIGHUP and POST /-/reload, then checks that it h
         sleep 0.2
     done
     if [ "$ok" != 1 ]; then
-        PROBLEMS+=("minute $1: last_reload_successful is $ok after $method")
+        PROBLEMS+=("$1: last_reload_successful is $ok after $method")
         RELOAD_TEXT="$method FAILED"
     elif ! awk -v a="$PREV_TS" -v b="$ts" 'BEGIN { exit !(b > a) }'; then
-        PROBLEMS+=("minute $1: no reload seen within 10 s of $method")
+        PROBLEMS+=("$1: no reload seen within 10 s of $method")
         RELOAD_TEXT="$method none"
     else
         RELOAD_TEXT="$method ok"
@@ -558,7 +538,42 @@ peaks() {
     return 0
 }
 
-minute_line start "-"
+sample
+echo "idle, before the load: RSS $(mib "$RSS") MiB, $FDS descriptors, $THREADS threads"
+PREV_TICKS=$TICKS
+now_ms
+PREV_MS=$NOW_MS
+M=$(self_metrics)
+PREV_HANG=$(value "$M" "$HANG_TIMEOUTS_SERIES")
+PREV_TS=$(value "$M" "$RELOAD_TS_SERIES")
+# The warm-up reloads too. The first reloads grow RSS by about 3 MiB once (the threads that build
+# the new collectors get malloc arenas of their own), then a reload costs a few KiB at most; the
+# start sample comes after that step, so that start → end shows growth, not first use.
+WARMUP_RELOADS=3
+[ "$RELOAD" = 0 ] && WARMUP_RELOADS=0
+for i in $(seq 1 "$WARMUP_RELOADS"); do
+    sleep $((WARMUP / (WARMUP_RELOADS + 1)))
+    reload "warm-up reload $i"
+done
+sleep $((WARMUP - WARMUP_RELOADS * (WARMUP / (WARMUP_RELOADS + 1))))
+
+# --- the soak --------------------------------------------------------------------------------
+# shellcheck disable=SC2059
+printf "$LINE_FORMAT" minute "RSS MiB" fds threads scrapes failed slowest cpu reload "hang t/o" "hang"
+# shellcheck disable=SC2059
+printf "$LINE_FORMAT" "" "" "" "" "" "" "s" "%" "" "+/min" open
+
+now_ms
+T0=$NOW_MS
+END=$((T0 + MINUTES * 60000))
+PREV_SECOND=0 # the warm-up's scrapes count in the first line
+sample
+START_RSS=$RSS START_FDS=$FDS START_THREADS=$THREADS
+PEAK_RSS=$RSS PEAK_FDS=$FDS PEAK_THREADS=$THREADS
+M=$(self_metrics)
+FIRST_HANG=$(value "$M" "$HANG_TIMEOUTS_SERIES")
+
+minute_line start "warm-up x$WARMUP_RELOADS"
 
 NEXT_MINUTE=1
 # Rounds fall between the minute marks (1.5, 4.5, … min with the default of 3), and only while
@@ -579,7 +594,7 @@ while [ "$NEXT_MINUTE" -le "$MINUTES" ] && [ "$ITERATIONS" -lt "$MAX_ITERATIONS"
             RELOAD_TEXT=off
             M=$(self_metrics) || M=
         else
-            reload "$NEXT_MINUTE"
+            reload "minute $NEXT_MINUTE"
         fi
         minute_line "$NEXT_MINUTE" "$RELOAD_TEXT"
         awk -v d="$HANG_DELTA" 'BEGIN { exit !(d > 0) }' ||
@@ -662,7 +677,7 @@ printf '%-12s %9s %9s %9s\n' "RSS MiB" "$(mib "$START_RSS")" "$(mib "$END_RSS")"
 printf '%-12s %9s %9s %9s\n' descriptors "$START_FDS" "$END_FDS" "$PEAK_FDS"
 printf '%-12s %9s %9s %9s\n' threads "$START_THREADS" "$END_THREADS" "$PEAK_THREADS"
 echo "scrapes: $TOTAL ($FAILED failed: $IN_WINDOWS during app restarts, $OUTSIDE outside); slowest ${SLOWEST} s"
-echo "restarts: $RESTARTS apps in $ROUNDS rounds; reloads: $RELOADS (SIGHUP and POST /-/reload alternating)"
+echo "restarts: $RESTARTS apps in $ROUNDS rounds; reloads: $RELOADS ($WARMUP_RELOADS in the warm-up; SIGHUP and POST /-/reload alternating)"
 echo "hanging collector: errors_total{reason=\"timeout\"} $FIRST_HANG → $LAST_HANG;" \
     "hanging server: $(cat "$WORK/hang.status" 2>/dev/null || echo '?')"
 if [ ${#PROBLEMS[@]} -eq 0 ]; then
