@@ -252,6 +252,16 @@ impl Format {
     }
 }
 
+/// Labels as `a="x",b="y"`, for messages about a series (not the exposition: no escaping
+/// rules beyond Rust's debug quoting).
+pub fn labels_text(labels: &[(String, String)]) -> String {
+    labels
+        .iter()
+        .map(|(name, value)| format!("{name}={value:?}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Builds a [`Labels`] from string pairs.
 pub fn labels<const N: usize>(pairs: [(&str, &str); N]) -> Labels {
     pairs

@@ -425,6 +425,23 @@ fn side_by_side_nginx_prometheus_exporter() {
     });
 }
 
+/// apache_exporter and the `apache` preset on the same status page: the peer's exposition
+/// before ours, ours, and the peer's after (values that move must lie between).
+fn apache_exporter_and_ours(peer_bin: &Path, url: &str) -> (String, String, String) {
+    let port = free_port();
+    let _peer = start_peer(
+        Command::new(peer_bin)
+            .arg(format!("--scrape_uri={url}"))
+            .arg(format!("--telemetry.address=127.0.0.1:{port}")),
+        port,
+    );
+    let exporter = Exporter::start(&apache_config(url));
+    let peer_before = get_metrics(port);
+    let ours = exporter.metrics();
+    let peer_after = get_metrics(port);
+    (peer_before, ours, peer_after)
+}
+
 fn side_by_side_apache(options: ApacheOptions) {
     let peer_bin = require_tool("prometheus-apache-exporter", "prometheus-apache-exporter");
     let apache = Apache::start(ApacheOptions {
@@ -437,18 +454,8 @@ fn side_by_side_apache(options: ApacheOptions) {
             http_get(&apache.url("/app/hello.txt"), &[]);
         }
     }
-    let url = apache.url("/server-status?auto");
-    let port = free_port();
-    let _peer = start_peer(
-        Command::new(peer_bin)
-            .arg(format!("--scrape_uri={url}"))
-            .arg(format!("--telemetry.address=127.0.0.1:{port}")),
-        port,
-    );
-    let exporter = Exporter::start(&apache_config(&url));
-    let peer_before = get_metrics(port);
-    let ours = exporter.metrics();
-    let peer_after = get_metrics(port);
+    let (peer_before, ours, peer_after) =
+        apache_exporter_and_ours(&peer_bin, &apache.url("/server-status?auto"));
     compare(&peer_before, &ours, &peer_after, |s| {
         // A worker may still be finishing the previous scrape's request; CPULoad is rounded.
         let moving = ["apache_scoreboard{", "apache_workers{", "apache_cpuload"];
@@ -480,18 +487,8 @@ fn side_by_side_apache_exporter_apache_2_2_page() {
     let peer_bin = require_tool("prometheus-apache-exporter", "prometheus-apache-exporter");
     let page = std::fs::read(fixture("apache_status_auto_2_2.txt")).unwrap();
     let server = StaticStatusPage::serve(page);
-    let url = server.url("/server-status?auto");
-    let port = free_port();
-    let _peer = start_peer(
-        Command::new(peer_bin)
-            .arg(format!("--scrape_uri={url}"))
-            .arg(format!("--telemetry.address=127.0.0.1:{port}")),
-        port,
-    );
-    let exporter = Exporter::start(&apache_config(&url));
-    let peer_before = get_metrics(port);
-    let ours = exporter.metrics();
-    let peer_after = get_metrics(port);
+    let (peer_before, ours, peer_after) =
+        apache_exporter_and_ours(&peer_bin, &server.url("/server-status?auto"));
     // The page does not change: every value must be the peer's.
     compare(&peer_before, &ours, &peer_after, |_| 0.0);
     let info = r#"apache_info{mpm="UNKNOWN",version="UNKNOWN"}"#;

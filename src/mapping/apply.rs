@@ -9,7 +9,7 @@ use super::compile::{CompiledRule, CompiledValue, LabelValue};
 use super::jsonpath::{render, Evaluated, Expr, Hit};
 use super::number::{count_chars, parse_number_text, unquote_extend, version_number};
 use crate::collector::{CollectError, Collection, Reason};
-use crate::model::{Labels, MetricFamily, Sample};
+use crate::model::{labels_text, Labels, MetricFamily, Sample};
 
 /// At most this many problems of one kind are listed per rule and collection; the rest are
 /// summed up in one more problem, so a 100 000-element array with a bad path cannot flood the
@@ -121,12 +121,7 @@ impl<'r> Output<'r> {
                 let message = format!(
                     "`{}` already has a series with labels {{{}}}; the later one was dropped",
                     family.name,
-                    sample
-                        .labels
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v:?}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
+                    labels_text(&sample.labels)
                 );
                 self.problems
                     .add(made_by[index], Reason::DuplicateSeries, message);

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::collector::{CollectError, Reason};
-use crate::model::{Labels, MetricFamily};
+use crate::model::{labels_text, Labels, MetricFamily};
 
 /// Finishes one collector's families: adds the constant labels (a label the sample already has
 /// wins), merges families of the same name, and drops duplicate series, each drop reported in
@@ -63,12 +63,7 @@ fn drop_duplicates(family: &mut MetricFamily, problems: &mut Vec<CollectError>) 
                 "duplicate series {}{}{{{}}}; the later one was dropped",
                 family.name,
                 sample.suffix,
-                sample
-                    .labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v:?}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
+                labels_text(&sample.labels)
             ),
         ));
     }
