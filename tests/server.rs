@@ -329,3 +329,46 @@ fn environment_variables_stand_in_for_flags() {
     assert!(String::from_utf8_lossy(&output.stderr)
         .starts_with("bad.yaml:1:1: unknown field `nonsense`"));
 }
+
+/// A collector that stays down logs one line, not one per scrape; coming back logs one more.
+#[test]
+fn a_collector_going_down_and_coming_back_logs_one_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.yaml"), FILE_CONFIG).unwrap();
+    let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+    let port = common::free_port();
+    let _child = common::ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
+            .current_dir(dir.path())
+            .args(["--config.file", "config.yaml", "--log.level=info"])
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stderr(log),
+    );
+    common::wait_for_port(port, Duration::from_secs(10));
+    let scrape = || {
+        let (status, _) = http_get(&format!("http://127.0.0.1:{port}/metrics"), &[]);
+        assert_eq!(status, 200);
+    };
+    // stats.json does not exist yet: down, for three scrapes.
+    for _ in 0..3 {
+        scrape();
+    }
+    std::fs::write(dir.path().join("stats.json"), r#"{"requests": 1}"#).unwrap();
+    for _ in 0..3 {
+        scrape();
+    }
+    let text = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    let down: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("collector down"))
+        .collect();
+    assert_eq!(down.len(), 1, "{text}");
+    assert!(down[0].contains("reason=connect"), "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("collector up again"))
+            .count(),
+        1,
+        "{text}"
+    );
+}

@@ -204,10 +204,10 @@ impl CollectorEntry {
     }
 
     fn record(&self, outcome: &Outcome) {
+        self.log_change(outcome);
         if let Some(error) = &outcome.error {
             self.counters
                 .count_error(&self.name, self.kind, error.reason);
-            tracing::warn!(collector = %self.name, kind = self.kind, reason = %error.reason, "collection failed: {}", error.message);
             *lock(&self.last_error) = Some((outcome.finished_wall, error.message.clone()));
         }
         for problem in &outcome.problems {
@@ -223,6 +223,32 @@ impl CollectorEntry {
                 problem.message.clone()
             };
             *lock(&self.last_error) = Some((outcome.finished_wall, message));
+        }
+    }
+
+    /// Logs what changed: one line when the collector goes down or its reason changes, one when
+    /// it comes back; every collection only at debug level (a collector down for hours must
+    /// not write a line per scrape).
+    fn log_change(&self, outcome: &Outcome) {
+        let before = lock(&self.last)
+            .as_ref()
+            .map(|last| last.error.as_ref().map(|e| e.reason));
+        let (name, kind) = (&self.name, self.kind);
+        let duration = outcome.duration.as_secs_f64();
+        match (&outcome.error, before) {
+            (Some(error), Some(Some(reason))) if reason == error.reason => {
+                tracing::debug!(collector = %name, kind, reason = %error.reason, duration, "still down: {}", error.message);
+            }
+            (Some(error), _) => {
+                tracing::warn!(collector = %name, kind, reason = %error.reason, "collector down: {}", error.message);
+            }
+            (None, Some(Some(reason))) => {
+                tracing::info!(collector = %name, kind, was = %reason, "collector up again");
+            }
+            (None, _) => {
+                let series: usize = outcome.families.iter().map(|f| f.samples.len()).sum();
+                tracing::debug!(collector = %name, kind, duration, families = outcome.families.len(), series, problems = outcome.problems.len(), "collected");
+            }
         }
     }
 
