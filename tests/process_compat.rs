@@ -156,11 +156,18 @@ struct SideBySide {
     mine: Exposition,
 }
 
+/// Held while a side-by-side comparison runs.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Starts the watched processes (three `sleep BASE01`, a `sleep BASE02` holding three more
 /// fds, a five-thread python), process-exporter with `peer_flags` and the groups, and our
 /// collector with `settings` and the same groups; returns what each reported on its second
 /// reading (the first sets the counters' starting points).
 async fn side_by_side(base: u32, peer_flags: &[&str], settings: &str) -> SideBySide {
+    // One comparison at a time: proportional memory (PSS) divides shared pages among the
+    // processes mapping them, so the other test's python3 starting or exiting between our
+    // reading and the peer's would change the value compared.
+    let _alone = ONE_AT_A_TIME.lock().await;
     let peer = require_tool("prometheus-process-exporter", "prometheus-process-exporter");
     require_tool("python3", "python3");
     let base = base.to_string();
