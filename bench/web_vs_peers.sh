@@ -31,15 +31,8 @@ for tool in nginx apache2 wrk prometheus-nginx-exporter prometheus-apache-export
     }
 done
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on 127.0.0.1:$1" >&2
-    exit 1
-}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 (cd "$ROOT" && cargo build --release --quiet)
 OURS="$ROOT/target/release/sidecar-exporter"
