@@ -8,11 +8,13 @@ cd "$(dirname "$0")/.."
 packages=(
   # servers the integration tests start on 127.0.0.1
   nginx apache2 php-fpm redis-server redis-tools memcached haproxy libfcgi-bin
+  bind9 squid
   # Prometheus itself (promtool, end-to-end test) and pages used as pass-through fixtures
   prometheus prometheus-node-exporter prometheus-pushgateway
   # the peer exporters the compatibility tests run side by side
   prometheus-nginx-exporter prometheus-apache-exporter prometheus-process-exporter
   prometheus-redis-exporter prometheus-haproxy-exporter prometheus-blackbox-exporter
+  prometheus-bind-exporter prometheus-squid-exporter
   # tools the tests call
   openssl curl unzip python3 procps systemd dpkg-dev
   chromium fonts-dejavu-core  # headless browser (and a font) for the status page test

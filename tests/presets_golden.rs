@@ -140,6 +140,16 @@ fn redis_info_all_config_and_slowlog_over_the_wire() {
 }
 
 #[test]
+fn bind_statistics_channel_json() {
+    check("bind", "bind");
+}
+
+#[test]
+fn squid_cache_manager() {
+    check("squid", "squid");
+}
+
+#[test]
 fn memcached_stats() {
     check("memcached", "memcached_stats.txt");
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::compile::{CompiledRule, CompiledValue, LabelValue};
 use super::jsonpath::{render, Evaluated, Expr, Hit, Key};
 use super::number::{count_chars, parse_number_text, unquote_extend, version_number};
+use super::rule::TimeFormat;
 use crate::collector::{CollectError, Collection, Reason};
 use crate::model::{labels_text, Labels, MetricFamily, Sample};
 
@@ -374,6 +375,8 @@ fn one_number(
 ) -> Result<Option<f64>, String> {
     let number = match evaluated {
         Evaluated::Missing(what) => return Err(what),
+        Evaluated::Json(json) if rule.time_format.is_some() => time_number(rule, &render(json))?,
+        Evaluated::Text(text) if rule.time_format.is_some() => time_number(rule, &text)?,
         Evaluated::Json(json) => {
             if let Some(chars) = &rule.count_chars {
                 count_chars(&render(json), chars)
@@ -415,6 +418,20 @@ fn one_number(
         }
     };
     Ok(Some(number))
+}
+
+/// A time written as text, as whole seconds since the epoch (`time_format`).
+fn time_number(rule: &CompiledRule, text: &str) -> Result<f64, String> {
+    let Some(TimeFormat::Rfc3339) = rule.time_format else {
+        return Err(format!("{text:?} is not a number"));
+    };
+    let time = humantime::parse_rfc3339(text.trim())
+        .map_err(|e| format!("{text:?} is not an RFC 3339 time in UTC: {e}"))?;
+    let seconds = match time.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => after.as_secs() as f64,
+        Err(before) => -(before.duration().as_secs() as f64),
+    };
+    Ok(seconds)
 }
 
 /// `valueconverter` (case-insensitive), then `value_map` (exact), then `value_map_default`
@@ -795,6 +812,25 @@ mod tests {
             ]
         );
         assert!(c.problems.is_empty(), "{:?}", c.problems);
+    }
+
+    #[test]
+    fn rfc3339_times_as_seconds() {
+        let c = apply(
+            r#"
+- {name: boot, path: '{ .boot }', time_format: rfc3339}
+- {name: config, path: '{ .config }', time_format: rfc3339}
+- {name: bad, path: '{ .bad }', time_format: rfc3339}
+"#,
+            json!({"boot": "2026-11-30T17:38:35.451Z", "config": "1970-01-01T00:00:10Z", "bad": "yesterday"}),
+        );
+        assert_eq!(series(&c), ["boot{} 1796060315", "config{} 10"]);
+        assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+        assert!(
+            c.problems[0].message.contains("not an RFC 3339 time"),
+            "{:?}",
+            c.problems
+        );
     }
 
     #[test]

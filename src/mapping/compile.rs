@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::jsonpath::Expr;
 use super::number::{parse_number_text, unquote_extend};
-use super::rule::{MetricRule, RuleType};
+use super::rule::{MetricRule, RuleType, TimeFormat};
 use crate::model::{is_valid_label_name, is_valid_metric_name, MetricType};
 
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub(super) struct CompiledRule {
     pub(super) key_prefix: Option<String>,
     /// The value is seconds before now; the series holds that moment.
     pub(super) seconds_ago: bool,
+    /// The value is a time written as text.
+    pub(super) time_format: Option<TimeFormat>,
     /// `units`, longest suffix first.
     pub(super) units: Vec<(String, f64)>,
     pub(super) children: Vec<CompiledRule>,
@@ -351,6 +353,7 @@ fn compile_rule(
         missing_label: rule.missing_label.clone(),
         key_prefix: rule.key_prefix.clone(),
         seconds_ago: rule.seconds_ago,
+        time_format: rule.time_format,
         units,
         children,
     })

@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::collector::Collection;
 
-pub use rule::{MetricRule, RuleType, ValueType};
+pub use rule::{MetricRule, RuleType, TimeFormat, ValueType};
 
 /// Compiled rules, ready to apply on every collection.
 #[derive(Debug, Clone)]

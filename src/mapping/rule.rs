@@ -165,6 +165,11 @@ pub struct MetricRule {
     /// `*_start_time_seconds` from an uptime do.
     #[serde(default)]
     pub seconds_ago: bool,
+    /// Extension: the value is a time written as text, read as whole seconds since the epoch
+    /// (the fraction dropped, as the exporters do). `rfc3339`: `2026-11-30T17:38:35.451Z`
+    /// (UTC, any number of fraction digits), as BIND's `boot-time`.
+    #[serde(default)]
+    pub time_format: Option<TimeFormat>,
     /// Extension for nested arrays, `type: object` only: rules applied to each selected object
     /// (their paths are relative to it), which inherit this rule's labels. One level per array:
     /// ```yaml metrics
@@ -184,6 +189,14 @@ pub struct MetricRule {
     /// json_exporter's expression engine: only `jsonpath` (the default) is supported.
     #[serde(default)]
     pub engine: Option<String>,
+}
+
+/// `time_format:` of a metric rule: how a time written as text is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeFormat {
+    /// RFC 3339 in UTC: `2026-11-30T17:38:35Z`, `2026-11-30T17:38:35.451Z`.
+    Rfc3339,
 }
 
 /// `type:` of a metric rule.

@@ -2,6 +2,8 @@
 //! that are stopped when the test ends.
 #![allow(dead_code)]
 
+pub mod exposition;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command};
