@@ -1,0 +1,180 @@
+//! The lighttpd, beanstalkd, uwsgi and nats presets: golden outputs on pages captured from the
+//! Debian servers (`tests/fixtures/raw/`), and each preset against the real server started on
+//! 127.0.0.1.
+//!
+//! `UPDATE_GOLDEN=1 cargo test --test presets_more golden` rewrites the golden files
+//! (`tests/fixtures/golden/<preset>.prom`); review the diff.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{
+    eventually, free_port, http_get, require_tool, sample_value, wait_for_port, ChildGuard,
+    Exporter,
+};
+use sidecar_exporter::config::presets;
+use sidecar_exporter::formats;
+use sidecar_exporter::kinds::pipeline::MappedConfig;
+use sidecar_exporter::mapping::Mapping;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The preset's `format` and `metrics` applied to a captured answer must give the golden
+/// exposition, with no mapping problem.
+fn golden(preset_name: &str, raw_fixture: &str) {
+    let preset = presets::find(preset_name).unwrap_or_else(|| panic!("no preset {preset_name}"));
+    let mut keys: serde_yaml::Mapping = serde_yaml::from_str(preset.yaml).unwrap();
+    keys.retain(|key, _| key == "format" || key == "metrics");
+    let config: MappedConfig = serde_yaml::from_value(serde_yaml::Value::Mapping(keys)).unwrap();
+    let body = std::fs::read(fixtures().join("raw").join(raw_fixture)).unwrap();
+    let records = formats::parse(&config.format.clone().unwrap_or_default(), &body).unwrap();
+    let mapping = Mapping::compile(config.metrics.as_deref().unwrap_or_default()).unwrap();
+    let collection = mapping.apply(&records);
+    assert!(
+        collection.problems.is_empty(),
+        "{preset_name}: {:?}",
+        collection.problems
+    );
+    let got = common::sorted_exposition(&collection.families);
+    let path = fixtures()
+        .join("golden")
+        .join(format!("{preset_name}.prom"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        got,
+        want,
+        "{preset_name}: output differs from {}",
+        path.display()
+    );
+}
+
+/// The names of the families of an exposition (from its `# TYPE` lines).
+fn families(exposition: &str) -> Vec<String> {
+    exposition
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split(' ').next())
+        .map(str::to_string)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// lighttpd
+
+#[test]
+fn golden_lighttpd() {
+    golden("lighttpd", "lighttpd_status_auto.txt");
+}
+
+/// lighttpd on a free port with mod_status at `/server-status` and a static file.
+struct Lighttpd {
+    port: u16,
+    _child: ChildGuard,
+    _dir: tempfile::TempDir,
+}
+
+impl Lighttpd {
+    fn start() -> Lighttpd {
+        let lighttpd = require_tool("lighttpd", "lighttpd");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let port = free_port();
+        std::fs::write(d.join("index.html"), "hello\n").unwrap();
+        let config = format!(
+            "server.document-root = \"{d}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
+             server.errorlog = \"{d}/error.log\"\nserver.max-connections = 64\n\
+             server.modules = (\"mod_status\")\nstatus.status-url = \"/server-status\"\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("lighttpd.conf"), config).unwrap();
+        let child = ChildGuard::spawn(
+            Command::new(lighttpd)
+                .arg("-D")
+                .arg("-f")
+                .arg(d.join("lighttpd.conf")),
+        );
+        wait_for_port(port, Duration::from_secs(10));
+        Lighttpd {
+            port,
+            _child: child,
+            _dir: dir,
+        }
+    }
+}
+
+#[test]
+fn lighttpd_live() {
+    let server = Lighttpd::start();
+    for _ in 0..5 {
+        let (status, body) = http_get(&format!("http://127.0.0.1:{}/index.html", server.port), &[]);
+        assert_eq!((status, body.as_str()), (200, "hello\n"));
+    }
+    // A connection kept alive after its request shows as `k` on the scoreboard.
+    let mut kept = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    kept.write_all(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = kept.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("hello"));
+
+    let exporter = Exporter::start(&format!(
+        "collectors:\n  - name: web\n    preset: lighttpd\n    url: http://127.0.0.1:{}/server-status?auto\n",
+        server.port
+    ));
+    // lighttpd adds up its request counters once a second.
+    let mut text = String::new();
+    eventually(
+        Duration::from_secs(5),
+        "lighttpd counted the requests",
+        || {
+            text = exporter.metrics();
+            sample_value(&text, "lighttpd_accesses_total").is_some_and(|v| v >= 6.0)
+        },
+    );
+    assert_eq!(sample_value(&text, "lighttpd_up"), Some(1.0), "{text}");
+    let busy = sample_value(&text, r#"lighttpd_workers{state="busy"}"#).unwrap();
+    let idle = sample_value(&text, r#"lighttpd_workers{state="idle"}"#).unwrap();
+    assert_eq!(busy + idle, 64.0, "{text}");
+    assert_eq!(
+        sample_value(&text, r#"lighttpd_scoreboard{state="idle"}"#),
+        Some(idle),
+        "{text}"
+    );
+    assert!(sample_value(&text, r#"lighttpd_scoreboard{state="keepalive"}"#).unwrap() >= 1.0);
+    // The exporter's own request is being handled.
+    assert!(sample_value(&text, r#"lighttpd_scoreboard{state="handle_request"}"#).unwrap() >= 1.0);
+    assert!(
+        text.contains("# TYPE lighttpd_sent_kilobytes_total counter"),
+        "{text}"
+    );
+    assert!(sample_value(&text, "lighttpd_uptime_seconds_total").is_some());
+    drop(kept);
+
+    // The HTML page (no `?auto`) is refused with the fix in the error.
+    let html = Exporter::start(&format!(
+        "collectors:\n  - name: web\n    preset: lighttpd\n    url: http://127.0.0.1:{}/server-status\n",
+        server.port
+    ));
+    let text = html.metrics();
+    assert_eq!(sample_value(&text, "lighttpd_up"), Some(0.0), "{text}");
+    let (_, page) = html.get("/");
+    assert!(page.contains("add `?auto` to the URL"), "{page}");
+    assert_eq!(
+        families(&text)
+            .iter()
+            .filter(|f| f.starts_with("lighttpd_"))
+            .count(),
+        1,
+        "{text}"
+    );
+}
