@@ -68,6 +68,35 @@ fn families(exposition: &str) -> Vec<String> {
         .collect()
 }
 
+/// The preset's `detect.probe` against the real server: its request (HTTP `request:` or TCP
+/// `send:`) must get an answer its `expect` regex matches.
+fn assert_probe_matches(preset_name: &str, port: u16) {
+    let preset = presets::find(preset_name).unwrap();
+    let yaml: serde_yaml::Value = serde_yaml::from_str(preset.yaml).unwrap();
+    let probe = &yaml["detect"]["probe"];
+    let expect = regex::Regex::new(probe["expect"].as_str().unwrap()).unwrap();
+    let answer = if let Some(request) = probe["request"].as_str() {
+        let path = request
+            .strip_prefix("GET ")
+            .expect("probes are GET requests");
+        http_get(&format!("http://127.0.0.1:{port}{path}"), &[]).1
+    } else {
+        let send = probe["send"].as_str().unwrap();
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(send.as_bytes()).unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = stream.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert!(
+        expect.is_match(&answer),
+        "{preset_name}: detect.probe.expect {expect} does not match {answer:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // lighttpd
 
@@ -159,6 +188,7 @@ fn lighttpd_live() {
     );
     assert!(sample_value(&text, "lighttpd_uptime_seconds_total").is_some());
     drop(kept);
+    assert_probe_matches("lighttpd", server.port);
 
     // The HTML page (no `?auto`) is refused with the fix in the error.
     let html = Exporter::start(&format!(
@@ -177,4 +207,87 @@ fn lighttpd_live() {
         1,
         "{text}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// beanstalkd
+
+#[test]
+fn golden_beanstalkd() {
+    golden("beanstalkd", "beanstalkd_stats.txt");
+}
+
+/// Sends `commands` on `stream` and reads until the answer holds `until` lines.
+fn beanstalk(stream: &mut TcpStream, commands: &str, until: usize) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(commands.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while answer.iter().filter(|&&b| b == b'\n').count() < until {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "beanstalkd closed after {answer:?}");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn beanstalkd_live() {
+    let beanstalkd = require_tool("beanstalkd", "beanstalkd");
+    let port = free_port();
+    let _server = ChildGuard::spawn(Command::new(beanstalkd).args([
+        "-l",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+    ]));
+    wait_for_port(port, Duration::from_secs(10));
+    let mut producer = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let answer = beanstalk(
+        &mut producer,
+        "use emails\r\nput 0 0 60 5\r\nhello\r\nput 2000 0 60 5\r\nworld\r\nput 100 3600 60 2\r\nhi\r\n",
+        4,
+    );
+    assert!(answer.ends_with("INSERTED 3\r\n"), "{answer}");
+    let mut worker = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let answer = beanstalk(&mut worker, "watch emails\r\nreserve-with-timeout 0\r\n", 3);
+    assert!(answer.contains("RESERVED 1 5"), "{answer}");
+
+    let exporter = Exporter::start(&format!(
+        "collectors:\n  - name: queue\n    preset: beanstalkd\n    address: 127.0.0.1:{port}\n"
+    ));
+    let text = exporter.metrics();
+    for (series, want) in [
+        ("beanstalkd_up", 1.0),
+        ("current_jobs_ready", 1.0),
+        ("current_jobs_reserved", 1.0),
+        ("current_jobs_delayed", 1.0),
+        ("current_jobs_buried", 0.0),
+        ("current_tubes", 2.0),
+        ("current_producers", 1.0),
+        ("current_workers", 1.0),
+        ("cmd_put", 3.0),
+        ("total_jobs", 3.0),
+        ("draining", 0.0),
+        ("max_job_size", 65535.0),
+    ] {
+        assert_eq!(sample_value(&text, series), Some(want), "{series}\n{text}");
+    }
+    // The exporter's connection: counted, and closed by `quit` (not left open).
+    assert!(sample_value(&text, "total_connections").unwrap() >= 3.0);
+    assert!(text.contains("# TYPE cmd_put gauge"), "{text}");
+    let ours: Vec<String> = families(&text)
+        .into_iter()
+        .filter(|f| !f.starts_with("sidecar_exporter_") && !f.starts_with("process_"))
+        .collect();
+    assert_eq!(ours.len(), 46, "{ours:?}");
+    let again = exporter.metrics();
+    assert_eq!(
+        sample_value(&again, "current_connections"),
+        Some(3.0),
+        "{again}"
+    );
+    assert_probe_matches("beanstalkd", port);
 }
