@@ -9,8 +9,8 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
@@ -290,4 +290,122 @@ fn beanstalkd_live() {
         "{again}"
     );
     assert_probe_matches("beanstalkd", port);
+}
+
+// ---------------------------------------------------------------------------------------------
+// uWSGI
+
+#[test]
+fn golden_uwsgi() {
+    golden("uwsgi", "uwsgi_stats.json");
+}
+
+/// A WSGI app that raises on `/boom` and uses the uWSGI cache on `/cache/KEY`.
+const WSGI_APP: &str = r#"
+import uwsgi
+
+def application(env, start_response):
+    path = env.get('PATH_INFO', '/')
+    if path == '/boom':
+        raise RuntimeError('boom')
+    if path.startswith('/cache/'):
+        key = path[len('/cache/'):]
+        if uwsgi.cache_get(key, 'mycache') is None:
+            uwsgi.cache_set(key, b'v', 0, 'mycache')
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'hello\n']
+"#;
+
+#[test]
+fn uwsgi_live() {
+    let uwsgi = require_tool("uwsgi", "uwsgi-core");
+    let plugin = Path::new("/usr/lib/uwsgi/plugins/python3_plugin.so");
+    assert!(
+        plugin.exists(),
+        "{} is missing: run `scripts/test` (it installs the test dependencies) or \
+         `apt-get install uwsgi-plugin-python3`",
+        plugin.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.py"), WSGI_APP).unwrap();
+    let (http, stats) = (free_port(), free_port());
+    let _server = ChildGuard::spawn(
+        Command::new(uwsgi)
+            .current_dir(dir.path())
+            .args(["--plugin", "python3", "--wsgi-file", "app.py", "--master"])
+            .args(["--processes", "2", "--memory-report", "--die-on-term"])
+            .args(["--cache2", "name=mycache,items=100"])
+            .arg(format!("--http-socket=127.0.0.1:{http}"))
+            .arg(format!("--stats=127.0.0.1:{stats}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_for_port(http, Duration::from_secs(10));
+    wait_for_port(stats, Duration::from_secs(10));
+    let url = |path: &str| format!("http://127.0.0.1:{http}{path}");
+    // The workers load the app after the master listens.
+    eventually(Duration::from_secs(10), "uWSGI serves the app", || {
+        http_get(&url("/"), &[]).0 == 200
+    });
+    for _ in 0..4 {
+        assert_eq!(http_get(&url("/"), &[]).0, 200);
+    }
+    // The app raises before answering: uWSGI closes the connection without a response.
+    assert_ne!(http_get(&url("/boom"), &[]).0, 200);
+    for key in ["a", "a", "b"] {
+        assert_eq!(http_get(&url(&format!("/cache/{key}")), &[]).0, 200);
+    }
+
+    let exporter = Exporter::start(&format!(
+        "collectors:\n  - name: app\n    preset: uwsgi\n    address: 127.0.0.1:{stats}\n"
+    ));
+    let text = exporter.metrics();
+    assert_eq!(sample_value(&text, "uwsgi_up"), Some(1.0), "{text}");
+    assert_eq!(sample_value(&text, "uwsgi_workers"), Some(2.0), "{text}");
+    let per_worker = |family: &str| -> f64 {
+        (1..=2)
+            .map(|id| {
+                sample_value(&text, &format!("{family}{{worker_id=\"{id}\"}}"))
+                    .unwrap_or_else(|| panic!("{family} of worker {id}\n{text}"))
+            })
+            .sum()
+    };
+    // 1 + 4 + 1 + 3 requests, one of them failed.
+    assert_eq!(per_worker("uwsgi_worker_requests_total"), 9.0, "{text}");
+    assert_eq!(per_worker("uwsgi_worker_exceptions_total"), 1.0, "{text}");
+    assert_eq!(per_worker("uwsgi_worker_accepting"), 2.0, "{text}");
+    assert_eq!(per_worker("uwsgi_worker_apps"), 2.0, "{text}");
+    assert_eq!(per_worker("uwsgi_worker_idle"), 2.0, "{text}");
+    assert!(per_worker("uwsgi_worker_rss_bytes") > 1e6, "{text}");
+    assert!(
+        per_worker("uwsgi_worker_transmitted_bytes_total") > 0.0,
+        "{text}"
+    );
+    for (series, want) in [
+        (r#"uwsgi_cache_hits{name="mycache"}"#, 1.0),
+        (r#"uwsgi_cache_misses{name="mycache"}"#, 2.0),
+        (r#"uwsgi_cache_items{name="mycache"}"#, 2.0),
+        (r#"uwsgi_cache_max_items{name="mycache"}"#, 100.0),
+    ] {
+        assert_eq!(sample_value(&text, series), Some(want), "{series}\n{text}");
+    }
+    let socket = format!(r#"uwsgi_socket_queue_length{{name="127.0.0.1:{http}",proto="http"}}"#);
+    assert_eq!(sample_value(&text, &socket), Some(0.0), "{text}");
+    let app_requests: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("uwsgi_worker_app_requests_total{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(app_requests, 9.0, "{text}");
+    assert!(
+        text.contains("# TYPE uwsgi_worker_requests_total counter"),
+        "{text}"
+    );
+    let uwsgi_families = families(&text)
+        .into_iter()
+        .filter(|f| f.starts_with("uwsgi_"))
+        .count();
+    // Every family of uwsgi_exporter 1.3.0 but its own uwsgi_exporter_* and the per-core ones.
+    assert_eq!(uwsgi_families, 36, "{text}");
+    assert_probe_matches("uwsgi", stats);
 }

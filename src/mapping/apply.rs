@@ -309,6 +309,13 @@ fn evaluate_value(
             Err(ValueError::Missing(what))
         }
     };
+    if rule.count {
+        let (hits, absent) = value.expr.select(object);
+        return match absent {
+            Some(what) if hits.is_empty() => missing(what),
+            _ => Ok(Some(scaled(rule, hits.len() as f64))),
+        };
+    }
     if rule.sum {
         let (hits, absent) = value.expr.select(object);
         if hits.is_empty() {
@@ -708,6 +715,42 @@ mod tests {
         assert_eq!(series(&c), ["cpu_ms{} 520", "partial{} 0.02", "sizes{} 5"]);
         assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
         assert!(c.problems[0].message.contains("metrics[3] (none)"));
+    }
+
+    #[test]
+    fn count_gives_the_number_of_selected_values() {
+        let c = apply(
+            r#"
+- name: workers
+  path: '{ .workers[?(@.id > 0)] }'
+  count: true
+- name: apps
+  type: object
+  path: '{ .workers[*] }'
+  labels: {worker: '{ .id }'}
+  values: {total: '{ .apps[*] }'}
+  count: true
+- name: nothing
+  path: '{ .gone[*] }'
+  count: true
+- name: nothing_allowed
+  path: '{ .gone[*] }'
+  count: true
+  allow_missing_key: true
+"#,
+            json!({"workers": [{"id": 0, "apps": []}, {"id": 1, "apps": [{}, {}]}, {"id": 2, "apps": [{}]}]}),
+        );
+        assert_eq!(
+            series(&c),
+            [
+                "workers{} 2",
+                r#"apps_total{worker="0"} 0"#,
+                r#"apps_total{worker="1"} 2"#,
+                r#"apps_total{worker="2"} 1"#
+            ]
+        );
+        assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+        assert!(c.problems[0].message.contains("metrics[2] (nothing)"));
     }
 
     #[test]

@@ -113,6 +113,13 @@ pub struct MetricRule {
     /// present is a missing value). Each path must then be a single query.
     #[serde(default)]
     pub sum: bool,
+    /// Extension: the value is the number of values the path selects, for the length of a
+    /// list: `path: '{ .workers[?(@.id > 0)] }'` with `count: true` gives the number of
+    /// workers whose id is above 0 (uwsgi_exporter's `uwsgi_workers`). An empty list, or a
+    /// filter that keeps nothing, counts 0; a path through a member the document lacks is a
+    /// missing value. The path must be a single query.
+    #[serde(default)]
+    pub count: bool,
     /// Extension: the value is the first dotted version `A.B.C…` in the selected text as one
     /// number, the parts after the first zero-padded to these many digits behind the point:
     /// `version_number: [2, 3]` turns `Apache/2.4.71 (Debian)` into 2.04071 (apache_exporter's
