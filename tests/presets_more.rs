@@ -409,3 +409,114 @@ fn uwsgi_live() {
     assert_eq!(uwsgi_families, 36, "{text}");
     assert_probe_matches("uwsgi", stats);
 }
+
+// ---------------------------------------------------------------------------------------------
+// NATS
+
+#[test]
+fn golden_nats() {
+    golden("nats", "nats_varz.json");
+}
+
+#[test]
+fn nats_live() {
+    let nats = require_tool("nats-server", "nats-server");
+    let dir = tempfile::tempdir().unwrap();
+    let (client, monitor) = (free_port(), free_port());
+    let _server = ChildGuard::spawn(
+        Command::new(&nats)
+            .args(["-a", "127.0.0.1", "-p", &client.to_string()])
+            .args(["-m", &monitor.to_string(), "-js", "-sd"])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_for_port(client, Duration::from_secs(10));
+    wait_for_port(monitor, Duration::from_secs(10));
+    // The NATS text protocol: a subscriber that gets two of the three messages.
+    let mut stream = TcpStream::connect(("127.0.0.1", client)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"CONNECT {\"verbose\":false}\r\nSUB foo 1\r\nPUB foo 5\r\nhello\r\nPUB foo 3\r\nabc\r\nPUB bar 2\r\nhi\r\nPING\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("PONG") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "nats-server closed after {answer:?}");
+        answer.extend_from_slice(&buf[..n]);
+    }
+
+    let exporter = Exporter::start(&format!(
+        "collectors:\n  - name: bus\n    preset: nats\n    url: http://127.0.0.1:{monitor}/varz\n"
+    ));
+    let text = exporter.metrics();
+    assert_eq!(sample_value(&text, "gnatsd_up"), Some(1.0), "{text}");
+    let server_id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("gnatsd_varz_connections{server_id=\""))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no gnatsd_varz_connections\n{text}"))
+        .to_string();
+    assert!(
+        server_id.starts_with('N') && server_id.len() == 56,
+        "{server_id}"
+    );
+    let series = |name: &str| format!("{name}{{server_id=\"{server_id}\"}}");
+    for (name, want) in [
+        ("gnatsd_varz_connections", 1.0),
+        ("gnatsd_varz_in_msgs", 3.0),
+        ("gnatsd_varz_out_msgs", 2.0),
+        ("gnatsd_varz_in_bytes", 10.0),
+        ("gnatsd_varz_out_bytes", 8.0),
+        ("gnatsd_varz_slow_consumers", 0.0),
+        ("gnatsd_varz_port", f64::from(client)),
+        ("gnatsd_varz_jetstream_stats_accounts", 1.0),
+    ] {
+        assert_eq!(
+            sample_value(&text, &series(name)),
+            Some(want),
+            "{name}\n{text}"
+        );
+    }
+    // wait_for_port's connection counts too.
+    assert!(sample_value(&text, &series("gnatsd_varz_total_connections")).unwrap() >= 1.0);
+    let version = String::from_utf8(
+        Command::new(&nats)
+            .arg("--version")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let version = version.trim().trim_start_matches("nats-server: v");
+    assert_eq!(
+        sample_value(
+            &text,
+            &format!(r#"gnatsd_varz_version{{server_id="{server_id}",value="{version}"}}"#)
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64;
+    let start = sample_value(&text, &series("gnatsd_varz_start")).unwrap();
+    assert!(
+        start <= now_ms && now_ms - start < 120_000.0,
+        "start {start}, now {now_ms}"
+    );
+    assert!(text.contains("# TYPE gnatsd_varz_in_msgs gauge"), "{text}");
+    assert_eq!(
+        sample_value(
+            &text,
+            r#"sidecar_exporter_collector_errors_total{collector="bus",kind="http_json",reason="mapping"}"#
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    assert_probe_matches("nats", monitor);
+}

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::compile::{CompiledRule, CompiledValue, LabelValue};
 use super::jsonpath::{render, Evaluated, Expr, Hit};
-use super::number::{count_chars, parse_number_text, unquote_extend, version_number};
+use super::number::{count_chars, parse_number_text, rfc3339_ms, unquote_extend, version_number};
 use crate::collector::{CollectError, Collection, Reason};
 use crate::model::{labels_text, Labels, MetricFamily, Sample};
 
@@ -424,6 +424,11 @@ fn mapped<'a>(
 fn text_number(rule: &CompiledRule, text: &str) -> Result<Option<f64>, String> {
     if text.is_empty() && rule.allow_missing_key {
         return Ok(None);
+    }
+    if rule.rfc3339_ms {
+        return rfc3339_ms(text)
+            .map(Some)
+            .ok_or_else(|| format!("{text:?} is not an RFC 3339 date-time"));
     }
     let unquoted = unquote_extend(text);
     let text = unquoted.as_deref().unwrap_or(text);

@@ -120,6 +120,12 @@ pub struct MetricRule {
     /// missing value. The path must be a single query.
     #[serde(default)]
     pub count: bool,
+    /// Extension: the value is an RFC 3339 date-time text (`2024-05-01T12:00:00.5Z`, or with
+    /// an offset such as `+02:00`) as whole milliseconds since the epoch, as Go exporters turn
+    /// `time.Time` into `UnixMilli`; `scale: 0.001` gives seconds. Other text is a mapping
+    /// problem.
+    #[serde(default)]
+    pub rfc3339_ms: bool,
     /// Extension: the value is the first dotted version `A.B.C…` in the selected text as one
     /// number, the parts after the first zero-padded to these many digits behind the point:
     /// `version_number: [2, 3]` turns `Apache/2.4.71 (Debian)` into 2.04071 (apache_exporter's
