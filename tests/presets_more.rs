@@ -520,3 +520,66 @@ fn nats_live() {
     );
     assert_probe_matches("nats", monitor);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Failures
+
+/// A preset pointed at nothing, or at the wrong server, is down with the reason counted, and
+/// emits none of its series.
+#[test]
+fn wrong_or_missing_server_is_down_with_a_reason() {
+    let beanstalkd_port = free_port();
+    let _beanstalkd = ChildGuard::spawn(
+        Command::new(require_tool("beanstalkd", "beanstalkd")).args([
+            "-l",
+            "127.0.0.1",
+            "-p",
+            &beanstalkd_port.to_string(),
+        ]),
+    );
+    let nats_port = free_port();
+    let _nats = ChildGuard::spawn(
+        Command::new(require_tool("nats-server", "nats-server"))
+            .args(["-a", "127.0.0.1", "-p", &nats_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_for_port(beanstalkd_port, Duration::from_secs(10));
+    wait_for_port(nats_port, Duration::from_secs(10));
+    let closed = free_port();
+    let exporter = Exporter::start(&format!(
+        "collectors:\n\
+         - {{name: gone, preset: beanstalkd, address: '127.0.0.1:{closed}', labels: {{instance: gone}}}}\n\
+         - {{name: nats_not_beanstalkd, preset: beanstalkd, address: '127.0.0.1:{nats_port}', labels: {{instance: wrong}}}}\n\
+         - {{name: silent, preset: uwsgi, address: '127.0.0.1:{beanstalkd_port}', timeout: 500ms}}\n"
+    ));
+    let text = exporter.metrics();
+    let errors = |collector: &str, reason: &str| {
+        sample_value(
+            &text,
+            &format!(
+                r#"sidecar_exporter_collector_errors_total{{collector="{collector}",kind="tcp_text",reason="{reason}"}}"#
+            ),
+        )
+    };
+    assert_eq!(
+        sample_value(&text, r#"beanstalkd_up{instance="gone"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(errors("gone", "connect"), Some(1.0), "{text}");
+    // nats-server greets with `INFO {…}` and refuses `stats`: not beanstalkd's answer.
+    assert_eq!(
+        sample_value(&text, r#"beanstalkd_up{instance="wrong"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(errors("nats_not_beanstalkd", "parse"), Some(1.0), "{text}");
+    // beanstalkd says nothing until asked: the uwsgi preset waits for its document in vain.
+    assert_eq!(sample_value(&text, "uwsgi_up"), Some(0.0), "{text}");
+    assert_eq!(errors("silent", "timeout"), Some(1.0), "{text}");
+    assert!(!text.contains("current_jobs_ready"), "{text}");
+    assert!(!text.contains("uwsgi_workers"), "{text}");
+    let (_, page) = exporter.get("/");
+    assert!(page.contains("current-jobs-ready"), "{page}");
+}
