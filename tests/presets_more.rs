@@ -1,6 +1,6 @@
 //! The lighttpd, beanstalkd, uwsgi and nats presets: golden outputs on pages captured from the
-//! Debian servers (`tests/fixtures/raw/`), and each preset against the real server started on
-//! 127.0.0.1.
+//! Debian servers (`tests/fixtures/raw/`), each preset against the real server started on
+//! 127.0.0.1 (and its `detect` probe), and the failures: no server, the wrong one, a silent one.
 //!
 //! `UPDATE_GOLDEN=1 cargo test --test presets_more golden` rewrites the golden files
 //! (`tests/fixtures/golden/<preset>.prom`); review the diff.
