@@ -28,11 +28,61 @@ fn preset(name: &str) -> MappedConfig {
     serde_yaml::from_value(serde_yaml::Value::Mapping(keys)).unwrap()
 }
 
+/// The records a preset's mapping reads from the captured answers: for a preset with
+/// `requests:`, `raw_fixture` is a directory with one `<request name>.txt` per request, each read
+/// with its own format (or the preset's), combined under the request names as the collector
+/// does; otherwise it is the one answer.
+fn records(preset_name: &str, config: &MappedConfig, raw_fixture: &str) -> serde_json::Value {
+    let raw = fixtures().join("raw").join(raw_fixture);
+    let collector_format = config.format.clone().unwrap_or_default();
+    let requests = preset_requests(preset_name);
+    if requests.is_empty() {
+        return formats::parse(&collector_format, &std::fs::read(&raw).unwrap()).unwrap();
+    }
+    let mut document = serde_json::Map::new();
+    for (name, format) in requests {
+        let body = std::fs::read(raw.join(format!("{name}.txt")))
+            .unwrap_or_else(|e| panic!("{preset_name}: request {name}: {e}"));
+        let format = format.unwrap_or_else(|| collector_format.clone());
+        let parsed = formats::parse(&format, &body)
+            .unwrap_or_else(|e| panic!("{preset_name}: request {name}: {e}"));
+        document.insert(name, parsed);
+    }
+    serde_json::Value::Object(document)
+}
+
+/// `requests:` of a preset: each request's name and own format.
+fn preset_requests(name: &str) -> Vec<(String, Option<formats::FormatConfig>)> {
+    #[derive(serde::Deserialize)]
+    struct Item {
+        name: String,
+        format: Option<formats::FormatConfig>,
+    }
+    let preset = presets::find(name).unwrap_or_else(|| panic!("no preset {name}"));
+    let keys: serde_yaml::Mapping = serde_yaml::from_str(preset.yaml).unwrap();
+    let Some(listed) = keys.get("requests") else {
+        return Vec::new();
+    };
+    let listed: Vec<serde_yaml::Mapping> = serde_yaml::from_value(listed.clone()).unwrap();
+    listed
+        .into_iter()
+        .map(|mut item| {
+            item.retain(|key, _| key == "name" || key == "format");
+            let item: Item = serde_yaml::from_value(serde_yaml::Value::Mapping(item)).unwrap();
+            (item.name, item.format)
+        })
+        .collect()
+}
+
 fn check(preset_name: &str, raw_fixture: &str) {
+    check_with(preset_name, raw_fixture, |text| text);
+}
+
+/// `check`, with the exposition passed through `normalize` first (for values that depend on
+/// the clock).
+fn check_with(preset_name: &str, raw_fixture: &str, normalize: impl Fn(String) -> String) {
     let config = preset(preset_name);
-    let body = std::fs::read(fixtures().join("raw").join(raw_fixture)).unwrap();
-    let format = config.format.clone().unwrap_or_default();
-    let records = formats::parse(&format, &body).unwrap();
+    let records = records(preset_name, &config, raw_fixture);
     let mapping = Mapping::compile(config.metrics.as_deref().unwrap_or_default()).unwrap();
     let collection = mapping.apply(&records);
     assert!(
@@ -40,7 +90,7 @@ fn check(preset_name: &str, raw_fixture: &str) {
         "{preset_name}: {:?}",
         collection.problems
     );
-    let got = common::sorted_exposition(&collection.families);
+    let got = normalize(common::sorted_exposition(&collection.families));
     let golden = fixtures()
         .join("golden")
         .join(format!("{preset_name}.prom"));
@@ -58,8 +108,35 @@ fn check(preset_name: &str, raw_fixture: &str) {
 }
 
 #[test]
-fn redis_info_over_the_wire() {
-    check("redis", "redis_info_wire.txt");
+fn redis_info_all_config_and_slowlog_over_the_wire() {
+    check_with("redis", "redis", |text| {
+        // The start time is the clock now minus the captured uptime: checked, then fixed.
+        let uptime: f64 = std::fs::read_to_string(fixtures().join("raw/redis/info.txt"))
+            .unwrap()
+            .lines()
+            .find_map(|line| line.strip_prefix("uptime_in_seconds:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        text.lines()
+            .map(
+                |line| match line.strip_prefix("redis_start_time_seconds ") {
+                    Some(value) => {
+                        let start: f64 = value.parse().unwrap();
+                        assert!((now - uptime - start).abs() <= 2.0, "{line}");
+                        "redis_start_time_seconds NOW-UPTIME".to_string()
+                    }
+                    None => line.to_string(),
+                },
+            )
+            .map(|line| line + "\n")
+            .collect()
+    });
 }
 
 #[test]
@@ -81,8 +158,7 @@ fn php_fpm_status_json() {
 fn php_fpm_full_status_gives_the_same_pool_series() {
     // `?json&full` adds the process list; the pool series stay the same shape.
     let config = preset("php_fpm");
-    let body = std::fs::read(fixtures().join("raw/php_fpm_status_full.json")).unwrap();
-    let records = formats::parse(&config.format.clone().unwrap_or_default(), &body).unwrap();
+    let records = records("php_fpm", &config, "php_fpm_status_full.json");
     let mapping = Mapping::compile(config.metrics.as_deref().unwrap_or_default()).unwrap();
     let collection = mapping.apply(&records);
     assert!(collection.problems.is_empty(), "{:?}", collection.problems);

@@ -68,7 +68,11 @@ impl Source for FileSource {
 pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
     let (file, mapped) = super::pipeline::read_keys::<FileConfig>(keys)?;
     Ok(Box::new(move || {
-        super::pipeline::build(FileSource::from_config(&file)?, None, &mapped)
+        super::pipeline::build(
+            super::pipeline::Request::only(FileSource::from_config(&file)?),
+            None,
+            &mapped,
+        )
     }))
 }
 

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::pipeline::MappedConfig;
+use super::requests::HttpRequests;
 use super::Builder;
 use crate::client::auth::BasicAuth;
-use crate::client::http::{HttpRequestConfig, HttpSource};
+use crate::client::http::HttpRequestConfig;
 use crate::client::tls::TlsConfig;
 use crate::config::{ConfigError, KeyError, KindKeys};
 use crate::formats::FormatConfig;
@@ -150,6 +151,7 @@ fn merge(
 /// `metrics:` of a json_exporter module when `json_exporter_module` names one.
 pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
     let mut request = keys.take::<HttpRequestConfig>()?;
+    let listed = keys.take::<HttpRequests>()?;
     let mut mapped = keys.take::<MappedConfig>()?;
     let own = keys.take::<HttpJsonConfig>()?;
     keys.finish()?;
@@ -158,8 +160,8 @@ pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
             apply_module(&mut request, &mut mapped, reference)
                 .map_err(|e| KeyError::at("json_exporter_module", e))?;
         }
-        let source = HttpSource::from_config(&request)?;
-        super::pipeline::build(source, Some(FormatConfig::Json), &mapped)
+        let requests = super::requests::http(&request, &listed)?;
+        super::pipeline::build(requests, Some(FormatConfig::Json), &mapped)
     }))
 }
 

@@ -8,6 +8,7 @@ pub mod http_text;
 pub mod pipeline;
 pub mod process;
 pub mod prometheus;
+pub mod requests;
 pub mod tcp_text;
 
 use std::sync::Arc;

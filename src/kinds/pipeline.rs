@@ -1,6 +1,9 @@
 //! The generic collector: a source fetches bytes, a format turns them into records, a mapping
 //! turns the records into families. Every declarative kind (`http_text`, `http_json`,
 //! `tcp_text`, `file`) is one of these.
+//!
+//! A collection may make several requests (`requests:`, see [`super::requests`]): then the
+//! mapping sees one document with each request's records under its name.
 
 use std::sync::Arc;
 
@@ -22,52 +25,128 @@ pub struct MappedConfig {
     pub metrics: Option<Vec<MetricRule>>,
 }
 
-/// Source + format + mapping.
+/// One request of a collection: where it goes and how its answer is read.
+pub struct Request {
+    /// The key its records get in the combined document; `None` for the one request of a
+    /// collector without `requests:`, whose records are the document itself.
+    pub name: Option<String>,
+    /// Fetches the answer.
+    pub source: Box<dyn Source>,
+    /// How the answer becomes records; `None` takes the collector's `format:`.
+    pub format: Option<FormatConfig>,
+    /// A failure of this request costs only its series (a problem, the collector stays up)
+    /// instead of the whole collection.
+    pub optional: bool,
+}
+
+impl Request {
+    /// The single request of a collector without `requests:`.
+    pub fn only(source: impl Source + 'static) -> Vec<Request> {
+        vec![Request {
+            name: None,
+            source: Box::new(source),
+            format: None,
+            optional: false,
+        }]
+    }
+}
+
+/// Requests + format + mapping.
 pub struct Pipeline {
-    source: Box<dyn Source>,
-    format: FormatConfig,
+    /// Each with its format resolved.
+    requests: Vec<(Request, FormatConfig)>,
     mapping: Mapping,
 }
 
 impl Pipeline {
-    /// A pipeline from its three parts.
-    pub fn new(source: Box<dyn Source>, format: FormatConfig, mapping: Mapping) -> Self {
-        Pipeline {
-            source,
-            format,
-            mapping,
-        }
+    async fn records(
+        request: &Request,
+        format: &FormatConfig,
+        ctx: &Context,
+    ) -> Result<serde_json::Value, CollectError> {
+        let body = request.source.fetch(ctx).await?;
+        formats::parse(format, &body)
     }
 }
 
 #[async_trait::async_trait]
 impl Collector for Pipeline {
     async fn collect(&self, ctx: &Context) -> Result<Collection, CollectError> {
-        let body = self.source.fetch(ctx).await?;
-        let records = formats::parse(&self.format, &body)?;
-        Ok(self.mapping.apply(&records))
+        if let [(request, format)] = &self.requests[..] {
+            if request.name.is_none() {
+                let records = Self::records(request, format, ctx).await?;
+                return Ok(self.mapping.apply(&records));
+            }
+        }
+        // One request at a time, in the order listed: the app sees one connection from the
+        // sidecar, as from the exporter it replaces (Redis counts the sidecar's other
+        // connections in `connected_clients` otherwise), and a local answer takes well under
+        // a millisecond.
+        let mut document = serde_json::Map::new();
+        let mut problems = Vec::new();
+        for (request, format) in &self.requests {
+            let name = request.name.clone().unwrap_or_default();
+            match Self::records(request, format, ctx).await {
+                Ok(records) => {
+                    document.insert(name, records);
+                }
+                Err(e) => {
+                    let e = CollectError::new(e.reason, format!("request {name:?}: {}", e.message));
+                    if !request.optional {
+                        return Err(e);
+                    }
+                    problems.push(e);
+                }
+            }
+        }
+        let mut collection = self.mapping.apply(&serde_json::Value::Object(document));
+        problems.append(&mut collection.problems);
+        collection.problems = problems;
+        Ok(collection)
     }
 
     fn target(&self) -> String {
-        self.source.target()
+        let mut targets = self.requests.iter().map(|(r, _)| r.source.target());
+        let first = targets.next().unwrap_or_default();
+        match self.requests.len() {
+            0 | 1 => first,
+            n => format!("{first} (+{} more requests)", n - 1),
+        }
     }
 }
 
-/// The collector of a declarative kind: `source`, the configured `format:` (or `default_format`
-/// when the kind has one) and the `metrics:` mapping.
+/// The collector of a declarative kind: its `requests`, each read with its own format, else
+/// the configured `format:`, else `default_format` when the kind has one; then the `metrics:`
+/// mapping.
 pub fn build(
-    source: impl Source + 'static,
+    requests: Vec<Request>,
     default_format: Option<FormatConfig>,
     config: &MappedConfig,
 ) -> Result<Arc<dyn Collector>, KeyError> {
-    let format = config
-        .format
-        .clone()
-        .or(default_format)
-        .ok_or("needs `format:` (how to read the answer)")?;
+    let collector_format = config.format.clone().or(default_format);
+    let mut resolved = Vec::with_capacity(requests.len());
+    for (index, request) in requests.into_iter().enumerate() {
+        let format = match (&request.format, &collector_format) {
+            (Some(own), _) => own.clone(),
+            (None, Some(shared)) => shared.clone(),
+            (None, None) if request.name.is_some() => {
+                return Err(KeyError::at(
+                    "format",
+                    "needs `format:` (how to read the answer), here or on the collector",
+                )
+                .in_item(index)
+                .below("requests"))
+            }
+            (None, None) => return Err("needs `format:` (how to read the answer)".into()),
+        };
+        resolved.push((request, format));
+    }
     let mapping = Mapping::compile(config.metrics.as_deref().unwrap_or_default())
         .map_err(|e| KeyError::at("metrics", e))?;
-    Ok(Arc::new(Pipeline::new(Box::new(source), format, mapping)))
+    Ok(Arc::new(Pipeline {
+        requests: resolved,
+        mapping,
+    }))
 }
 
 /// Reads a declarative kind's keys: the source's part `S`, then `format` and `metrics`; no other

@@ -10,6 +10,8 @@
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::pipeline::MappedConfig;
+use super::requests::TcpRequests;
 use super::Builder;
 use crate::client::body::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::client::Source;
@@ -201,11 +203,14 @@ pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Reads a `tcp_text` collector's keys: `address`, `command`, `terminator`, `max_response_bytes`,
-/// `format`, `metrics`.
+/// `requests`, `format`, `metrics`.
 pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
-    let (tcp, mapped) = super::pipeline::read_keys::<TcpConfig>(keys)?;
+    let tcp = keys.take::<TcpConfig>()?;
+    let listed = keys.take::<TcpRequests>()?;
+    let mapped = keys.take::<MappedConfig>()?;
+    keys.finish()?;
     Ok(Box::new(move || {
-        super::pipeline::build(TcpSource::from_config(&tcp)?, None, &mapped)
+        super::pipeline::build(super::requests::tcp(&tcp, &listed)?, None, &mapped)
     }))
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use super::compile::{CompiledRule, CompiledValue, LabelValue};
-use super::jsonpath::{render, Evaluated, Expr, Hit};
+use super::jsonpath::{render, Evaluated, Expr, Hit, Key};
 use super::number::{count_chars, parse_number_text, rfc3339_ms, unquote_extend, version_number};
 use crate::collector::{CollectError, Collection, Reason};
 use crate::model::{labels_text, Labels, MetricFamily, Sample};
@@ -154,6 +154,19 @@ fn apply_rule<'r>(
             }
             objects
         }
+    };
+    let objects = match &rule.key_prefix {
+        None => objects,
+        Some(prefix) => objects
+            .into_iter()
+            .filter_map(|object| match object.key {
+                Some(Key::Name(name)) => name.strip_prefix(prefix.as_str()).map(|rest| Hit {
+                    key: Some(Key::Name(rest)),
+                    value: object.value,
+                }),
+                _ => None,
+            })
+            .collect(),
     };
     for object in objects {
         let labels = evaluate_labels(rule, object, inherited, out);
@@ -340,9 +353,23 @@ fn evaluate_value(
 }
 
 fn scaled(rule: &CompiledRule, number: f64) -> f64 {
-    match rule.scale {
+    let number = match rule.scale {
+        // `scale: 0.000001` means "divide by a million", as the exporters whose series these
+        // replace do: multiplying by the inexact 0.000001 can differ from that in the last bit
+        // (170 µs would be 0.00016999999999999999 s, not 0.00017).
+        Some(scale) if scale.abs() < 1.0 && (1.0 / (1.0 / scale).round()) == scale => {
+            number / (1.0 / scale).round()
+        }
         Some(scale) => number * scale,
         None => number,
+    };
+    if rule.seconds_ago {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |since| since.as_secs_f64().floor());
+        now - number
+    } else {
+        number
     }
 }
 
@@ -787,6 +814,52 @@ mod tests {
         assert_eq!(
             c.problems[0].message,
             "ExtendedStatus is off: set `ExtendedStatus On`"
+        );
+    }
+
+    #[test]
+    fn key_prefix_selects_and_strips_keys() {
+        let c = apply(
+            r#"
+- name: commands
+  type: object
+  path: '{ .* }'
+  key_prefix: cmdstat_
+  labels: {cmd: '{$key}'}
+  values: {total: '{ .calls }'}
+"#,
+            json!({
+                "cmdstat_get": {"calls": "2"},
+                "cmdstat_config|get": {"calls": "1"},
+                "errorstat_ERR": {"count": "1"},
+                "uptime_in_seconds": "5"
+            }),
+        );
+        assert_eq!(
+            series(&c),
+            [
+                r#"commands_total{cmd="config|get"} 1"#,
+                r#"commands_total{cmd="get"} 2"#
+            ]
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+    }
+
+    #[test]
+    fn seconds_ago_turns_an_uptime_into_a_start_time() {
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+            .floor();
+        let c = apply(
+            "- {name: start_time_seconds, path: '{ .uptime }', seconds_ago: true}\n",
+            json!({"uptime": "100"}),
+        );
+        let value = c.families[0].samples[0].value;
+        assert!(
+            value >= before - 100.0 && value <= before - 99.0,
+            "{value} vs {before}"
         );
     }
 

@@ -32,6 +32,10 @@ pub(super) struct CompiledRule {
     pub(super) missing_message: Option<String>,
     /// The value of a label whose template finds nothing.
     pub(super) missing_label: Option<String>,
+    /// Only objects under keys with this prefix, which `{$key}` leaves out.
+    pub(super) key_prefix: Option<String>,
+    /// The value is seconds before now; the series holds that moment.
+    pub(super) seconds_ago: bool,
     /// `units`, longest suffix first.
     pub(super) units: Vec<(String, f64)>,
     pub(super) children: Vec<CompiledRule>,
@@ -155,6 +159,14 @@ fn compile_rule(
         return Err(fail(
             "missing_label",
             "it applies to this rule's labels read with a path, and the rule has none".to_string(),
+        ));
+    }
+
+    if rule.key_prefix.is_some() && rule.rule_type != RuleType::Object {
+        return Err(fail(
+            "key_prefix",
+            "it selects among the objects of a `type: object` rule; this rule is `type: value`"
+                .to_string(),
         ));
     }
 
@@ -366,6 +378,8 @@ fn compile_rule(
         missing_value: rule.missing_value,
         missing_message: rule.missing_message.clone(),
         missing_label: rule.missing_label.clone(),
+        key_prefix: rule.key_prefix.clone(),
+        seconds_ago: rule.seconds_ago,
         units,
         children,
     })
@@ -433,6 +447,8 @@ mod tests {
         assert!(e.contains("missing_value"), "{e}");
         let e = compile_err("- {name: v, path: '{.a}', units: {'': 2}}\n");
         assert!(e.contains("units"), "{e}");
+        let e = compile_err("- {name: v, path: '{.a}', key_prefix: x_}\n");
+        assert!(e.contains("key_prefix"), "{e}");
         let e = compile_err("- {name: v, path: '{.a}', missing_label: x}\n");
         assert!(e.contains("metrics[0] (v): missing_label"), "{e}");
         let e = compile_err("- {name: v, path: '{.a}', labels: {k: constant}, missing_label: x}\n");

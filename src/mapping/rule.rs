@@ -160,6 +160,24 @@ pub struct MetricRule {
     /// ```
     #[serde(default)]
     pub missing_label: Option<String>,
+    /// Extension, `type: object` only: use only the objects found under a key that starts with
+    /// this text, and let `{$key}` be the key without it. Redis' `INFO ALL` writes
+    /// `cmdstat_get:calls=2,usec=15,…` among its other fields:
+    /// ```yaml metrics
+    /// - name: redis_commands_total
+    ///   type: object
+    ///   path: '{ .* }'
+    ///   key_prefix: cmdstat_
+    ///   labels: {cmd: '{$key}'}     # get
+    ///   values: {"": '{ .calls }'}
+    /// ```
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    /// Extension: the value is a number of seconds before now (an uptime), and the series holds
+    /// that moment in seconds since the epoch (a start time), as exporters that compute
+    /// `*_start_time_seconds` from an uptime do.
+    #[serde(default)]
+    pub seconds_ago: bool,
     /// Extension for nested arrays, `type: object` only: rules applied to each selected object
     /// (their paths are relative to it), which inherit this rule's labels. One level per array:
     /// ```yaml metrics

@@ -1,0 +1,206 @@
+//! Collections of several requests (`requests:`): against a real nginx over TCP and its unix
+//! socket, the answers combine under their names; a failed optional request costs only its
+//! series; a failed required one fails the collection, naming the request. Config errors point
+//! at the request's key.
+
+mod common;
+mod nginx_support;
+
+use std::process::Command;
+
+use common::{sample_value, Exporter};
+use nginx_support::Nginx;
+
+/// Two pages for the collector to read: JSON and a `key: value` text.
+fn write_pages(nginx: &Nginx) {
+    let api = nginx.dir.path().join("www/api");
+    std::fs::create_dir_all(&api).unwrap();
+    std::fs::write(
+        api.join("server.json"),
+        r#"{"uptime": 42, "zones": {"a": {"size": 1}, "b": {"size": 2}}}"#,
+    )
+    .unwrap();
+    std::fs::write(api.join("counters.txt"), "requests: 7\nerrors: 1\n").unwrap();
+}
+
+fn collector(name: &str, url: &str, missing_is_optional: bool) -> String {
+    format!(
+        r#"  - name: {name}
+    kind: http_json
+    url: {url}
+    labels: {{via: {name}}}
+    requests:
+      - {{name: server, path: server.json}}
+      - {{name: counters, path: /counters.txt, format: {{type: kv}}}}
+      - {{name: absent, path: absent.json, optional: {missing_is_optional}}}
+    metrics:
+      - {{name: app_uptime_seconds, path: '{{ .server.uptime }}'}}
+      - {{name: app_requests_total, valuetype: counter, path: '{{ .counters.requests }}'}}
+      - name: app_zone
+        type: object
+        path: '{{ .server.zones.* }}'
+        labels: {{zone: '{{$key}}'}}
+        values: {{size: '{{ .size }}'}}
+      - {{name: app_absent, path: '{{ .absent.x }}', allow_missing_key: true}}
+"#
+    )
+}
+
+#[test]
+fn answers_combine_under_their_names_over_tcp_and_unix_sockets() {
+    let nginx = Nginx::start();
+    write_pages(&nginx);
+    let tcp_base = format!("http://127.0.0.1:{}/api/", nginx.port);
+    let unix_base = format!("unix:{}:/api", nginx.socket.display());
+    let exporter = Exporter::start(&format!(
+        "collectors:\n{}{}{}",
+        collector("tcp", &tcp_base, true),
+        collector("unix", &unix_base, true),
+        collector("required", &tcp_base, false),
+    ));
+    let text = exporter.metrics();
+    for via in ["tcp", "unix"] {
+        let series = |s: &str| sample_value(&text, &s.replace("VIA", via));
+        assert_eq!(
+            series(r#"app_uptime_seconds{via="VIA"}"#),
+            Some(42.0),
+            "{text}"
+        );
+        assert_eq!(series(r#"app_requests_total{via="VIA"}"#), Some(7.0));
+        assert_eq!(
+            series(r#"app_zone_size{zone="b",via="VIA"}"#),
+            Some(2.0),
+            "{text}"
+        );
+        assert_eq!(
+            series(r#"sidecar_exporter_collector_up{collector="VIA",kind="http_json"}"#),
+            Some(1.0)
+        );
+        // The optional request's 404 is counted; its series is simply missing.
+        assert_eq!(
+            series(
+                r#"sidecar_exporter_collector_errors_total{collector="VIA",kind="http_json",reason="http_status"}"#
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            series(r#"sidecar_exporter_target_requests_total{collector="VIA",kind="http_json"}"#),
+            Some(3.0),
+            "{text}"
+        );
+    }
+    assert!(!text.contains("app_absent"), "{text}");
+
+    // A required request that fails fails the collection, and says which one.
+    assert_eq!(
+        sample_value(
+            &text,
+            r#"sidecar_exporter_collector_up{collector="required",kind="http_json"}"#
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(
+        !text.contains(r#"app_uptime_seconds{via="required"}"#),
+        "{text}"
+    );
+    let (status, page) = exporter.get("/");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("request &quot;absent&quot;") || page.contains("request \"absent\""),
+        "{page}"
+    );
+}
+
+fn check(config: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
+        .args(["check", "--config.file", "config.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn config_errors_point_at_the_request() {
+    let shared_command = check(
+        "collectors:
+  - name: cache
+    kind: tcp_text
+    address: 127.0.0.1:6379
+    command: \"INFO\\r\\n\"
+    format: kv
+    requests:
+      - {name: info, command: \"INFO\\r\\n\"}
+",
+    );
+    assert!(
+        shared_command.contains("config.yaml:5:5:")
+            && shared_command.contains("each entry of `requests:`"),
+        "{shared_command}"
+    );
+
+    let twice = check(
+        "collectors:
+  - name: cache
+    kind: tcp_text
+    address: 127.0.0.1:6379
+    format: kv
+    requests:
+      - {name: info, command: \"INFO\\r\\n\"}
+      - {name: info, command: \"INFO\\r\\n\"}
+",
+    );
+    assert!(
+        twice.contains("config.yaml:8:10:") && twice.contains("two requests are named \"info\""),
+        "{twice}"
+    );
+
+    let bad_escape = check(
+        "collectors:
+  - name: cache
+    kind: tcp_text
+    address: 127.0.0.1:6379
+    format: kv
+    requests:
+      - name: info
+        command: \"INFO\\\\q\"
+",
+    );
+    assert!(
+        bad_escape.contains("config.yaml:8:9:") && bad_escape.contains("unknown escape"),
+        "{bad_escape}"
+    );
+
+    let no_format = check(
+        "collectors:
+  - name: app
+    kind: http_text
+    url: http://127.0.0.1:8080/
+    requests:
+      - {name: a, path: a.txt}
+",
+    );
+    assert!(
+        no_format.contains("config.yaml:6:9:") && no_format.contains("needs `format:`"),
+        "{no_format}"
+    );
+
+    let unknown = check(
+        "collectors:
+  - name: app
+    kind: http_json
+    url: http://127.0.0.1:8080/
+    requests:
+      - {name: a, path: a.json, command: x}
+",
+    );
+    assert!(
+        unknown.contains("config.yaml:6:33:") && unknown.contains("unknown field `command`"),
+        "{unknown}"
+    );
+}
