@@ -10,7 +10,8 @@ panels point at `${datasource}`.
 
 The metric names are those of the exporters the sidecar replaces (nginx-prometheus-exporter,
 apache_exporter, process-exporter, redis_exporter, haproxy_exporter, hipages/php-fpm_exporter,
-blackbox_exporter), so these dashboards also work with those exporters.
+blackbox_exporter, messagebird/beanstalkd_exporter, timonwong/uwsgi_exporter,
+prometheus-nats-exporter), so these dashboards also work with those exporters.
 
 The Helm library chart cannot read its own files from the including chart (`.Files` is the
 including chart's), so the dashboards are embedded in it as named templates, written here to
@@ -466,6 +467,132 @@ def generic_json():
     )
 
 
+def lighttpd():
+    s = SEL
+    return dashboard(
+        "sidecar-exporter-lighttpd",
+        "lighttpd (mod_status)",
+        "mod_status ?auto through the lighttpd preset; lighttpd_* names modelled on apache_exporter's.",
+        "lighttpd_up",
+        [
+            stat("lighttpd up", "bool", f"min(lighttpd_up{{{s}}})", "up"),
+            stat("Requests/s", "reqps", f"sum(rate(lighttpd_accesses_total{{{s}}}[$__rate_interval]))", "req/s"),
+            stat("Busy connection slots", "short", f'sum(lighttpd_workers{{{s}, state="busy"}})', "busy"),
+            stat("Uptime", "s", f"min(lighttpd_uptime_seconds_total{{{s}}})", "uptime"),
+            panel("Requests", "reqps", (f"rate(lighttpd_accesses_total{{{s}}}[$__rate_interval])", "{{instance}}")),
+            panel("Traffic", "KBs", (f"rate(lighttpd_sent_kilobytes_total{{{s}}}[$__rate_interval])", "{{instance}}")),
+            panel("Connection slots", "short", (f"lighttpd_workers{{{s}}}", "{{instance}} {{state}}")),
+            panel("Connections by state", "short", (f'sum by (state) (lighttpd_scoreboard{{{s}, state!="idle"}})', "{{state}}")),
+        ],
+        tags=["lighttpd"],
+    )
+
+
+def beanstalkd():
+    s = SEL
+    # messagebird/beanstalkd_exporter's names carry no prefix; `beanstalkd_up` scopes them.
+    b = f"and on (job, instance) beanstalkd_up{{{s}}}"
+    return dashboard(
+        "sidecar-exporter-beanstalkd",
+        "beanstalkd (beanstalkd_exporter compatible)",
+        "beanstalkd stats through the beanstalkd preset; the names are messagebird/beanstalkd_exporter's.",
+        "beanstalkd_up",
+        [
+            stat("beanstalkd up", "bool", f"min(beanstalkd_up{{{s}}})", "up"),
+            stat("Ready jobs", "short", f"sum(current_jobs_ready{{{s}}} {b})", "ready"),
+            stat("Buried jobs", "short", f"sum(current_jobs_buried{{{s}}} {b})", "buried"),
+            stat("Connections", "short", f"sum(current_connections{{{s}}} {b})", "connections"),
+            panel(
+                "Jobs by state",
+                "short",
+                (f"current_jobs_ready{{{s}}} {b}", "{{instance}} ready"),
+                (f"current_jobs_reserved{{{s}}} {b}", "{{instance}} reserved"),
+                (f"current_jobs_delayed{{{s}}} {b}", "{{instance}} delayed"),
+                (f"current_jobs_buried{{{s}}} {b}", "{{instance}} buried"),
+                (f"current_jobs_urgent{{{s}}} {b}", "{{instance}} urgent"),
+            ),
+            panel(
+                "Commands",
+                "ops",
+                (f"rate(cmd_put{{{s}}}[$__rate_interval]) {b}", "{{instance}} put"),
+                (f"rate(cmd_reserve{{{s}}}[$__rate_interval]) {b}", "{{instance}} reserve"),
+                (f"rate(cmd_reserve_with_timeout{{{s}}}[$__rate_interval]) {b}", "{{instance}} reserve-with-timeout"),
+                (f"rate(cmd_delete{{{s}}}[$__rate_interval]) {b}", "{{instance}} delete"),
+            ),
+            panel(
+                "Clients",
+                "short",
+                (f"current_producers{{{s}}} {b}", "{{instance}} producers"),
+                (f"current_workers{{{s}}} {b}", "{{instance}} workers"),
+                (f"current_waiting{{{s}}} {b}", "{{instance}} waiting"),
+            ),
+            panel("Job timeouts", "ops", (f"rate(job_timeouts{{{s}}}[$__rate_interval]) {b}", "{{instance}}")),
+        ],
+        tags=["beanstalkd"],
+    )
+
+
+def uwsgi():
+    s = SEL
+    return dashboard(
+        "sidecar-exporter-uwsgi",
+        "uWSGI (uwsgi_exporter compatible)",
+        "The uWSGI stats server through the uwsgi preset; the names are timonwong/uwsgi_exporter's.",
+        "uwsgi_up",
+        [
+            stat("uWSGI up", "bool", f"min(uwsgi_up{{{s}}})", "up"),
+            stat("Workers", "short", f"sum(uwsgi_workers{{{s}}})", "workers"),
+            stat("Busy workers", "short", f"sum(uwsgi_worker_busy{{{s}}})", "busy"),
+            stat("Listen queue", "short", f"sum(uwsgi_listen_queue_length{{{s}}})", "queue"),
+            panel("Requests", "reqps", (f"sum by (instance) (rate(uwsgi_worker_requests_total{{{s}}}[$__rate_interval]))", "{{instance}}")),
+            panel("Exceptions", "ops", (f"sum by (instance) (rate(uwsgi_worker_exceptions_total{{{s}}}[$__rate_interval]))", "{{instance}}")),
+            panel("Average response time", "s", (f"uwsgi_worker_average_response_time_seconds{{{s}}}", "{{instance}} worker {{worker_id}}")),
+            panel("Worker memory (RSS)", "bytes", (f"uwsgi_worker_rss_bytes{{{s}}}", "{{instance}} worker {{worker_id}}")),
+            panel(
+                "Queues",
+                "short",
+                (f"uwsgi_listen_queue_length{{{s}}}", "{{instance}} listen"),
+                (f"uwsgi_socket_queue_length{{{s}}}", "{{instance}} {{name}}"),
+            ),
+            panel("Respawns", "ops", (f"sum by (instance) (rate(uwsgi_worker_respawn_count_total{{{s}}}[$__rate_interval]))", "{{instance}}")),
+        ],
+        tags=["uwsgi"],
+    )
+
+
+def nats():
+    s = SEL
+    return dashboard(
+        "sidecar-exporter-nats",
+        "NATS (prometheus-nats-exporter compatible)",
+        "NATS /varz through the nats preset; the names are prometheus-nats-exporter's gnatsd_varz_*.",
+        "gnatsd_up",
+        [
+            stat("NATS up", "bool", f"min(gnatsd_up{{{s}}})", "up"),
+            stat("Connections", "short", f"sum(gnatsd_varz_connections{{{s}}})", "connections"),
+            stat("Subscriptions", "short", f"sum(gnatsd_varz_subscriptions{{{s}}})", "subscriptions"),
+            stat("Slow consumers", "short", f"sum(gnatsd_varz_slow_consumers{{{s}}})", "slow"),
+            panel(
+                "Messages",
+                "ops",
+                (f"rate(gnatsd_varz_in_msgs{{{s}}}[$__rate_interval])", "{{instance}} in"),
+                (f"rate(gnatsd_varz_out_msgs{{{s}}}[$__rate_interval])", "{{instance}} out"),
+            ),
+            panel(
+                "Traffic",
+                "Bps",
+                (f"rate(gnatsd_varz_in_bytes{{{s}}}[$__rate_interval])", "{{instance}} in"),
+                (f"rate(gnatsd_varz_out_bytes{{{s}}}[$__rate_interval])", "{{instance}} out"),
+            ),
+            panel("Connections", "short", (f"gnatsd_varz_connections{{{s}}}", "{{instance}}")),
+            panel("CPU", "percent", (f"gnatsd_varz_cpu{{{s}}}", "{{instance}}")),
+            panel("Memory", "bytes", (f"gnatsd_varz_mem{{{s}}}", "{{instance}}")),
+            panel("Uptime", "s", (f"time() - gnatsd_varz_start{{{s}}} / 1000", "{{instance}}")),
+        ],
+        tags=["nats"],
+    )
+
+
 DASHBOARDS = {
     "sidecar-exporter": sidecar_exporter,
     "process": process,
@@ -476,6 +603,10 @@ DASHBOARDS = {
     "php-fpm": php_fpm,
     "http-probe": http_probe,
     "generic-json": generic_json,
+    "lighttpd": lighttpd,
+    "beanstalkd": beanstalkd,
+    "uwsgi": uwsgi,
+    "nats": nats,
 }
 
 

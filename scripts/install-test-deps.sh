@@ -9,6 +9,7 @@ packages=(
   # servers the integration tests start on 127.0.0.1
   nginx apache2 php-fpm redis-server redis-tools memcached haproxy libfcgi-bin
   bind9 squid
+  lighttpd beanstalkd uwsgi-core uwsgi-plugin-python3 nats-server
   # Prometheus itself (promtool, end-to-end test) and pages used as pass-through fixtures
   prometheus prometheus-node-exporter prometheus-pushgateway
   # the peer exporters the compatibility tests run side by side

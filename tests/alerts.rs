@@ -67,6 +67,10 @@ fn all_dashboards_are_there() {
         "php-fpm",
         "http-probe",
         "generic-json",
+        "lighttpd",
+        "beanstalkd",
+        "uwsgi",
+        "nats",
     ] {
         assert!(
             names.iter().any(|n| n == wanted),

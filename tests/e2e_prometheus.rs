@@ -1,7 +1,8 @@
 //! End to end with a real Prometheus: real servers on 127.0.0.1 (nginx, redis, apache, haproxy,
-//! php-fpm behind nginx, a few `sleep` processes), the sidecar watching them, and Debian's
-//! `prometheus` scraping the sidecar every second. Then every PromQL expression of every
-//! dashboard panel and alert rule (`dashboards/`) is evaluated through Prometheus' HTTP API.
+//! php-fpm behind nginx, lighttpd, beanstalkd, uwsgi, nats-server, a few `sleep` processes), the
+//! sidecar watching them, and Debian's `prometheus` scraping the sidecar every second. Then
+//! every PromQL expression of every dashboard panel and alert rule (`dashboards/`) is evaluated
+//! through Prometheus' HTTP API.
 //!
 //! What is checked:
 //! - `up{job="sidecar"} == 1` and every collector of the sidecar is up in Prometheus;
@@ -72,6 +73,31 @@ const APP_FAMILIES: &[AppFamily] = &[
         metric_prefix: "phpfpm_",
         default_path: "/status?json",
     },
+    AppFamily {
+        family: "lighttpd",
+        preset_names: &["lighttpd"],
+        metric_prefix: "lighttpd_",
+        default_path: "/server-status?auto",
+    },
+    AppFamily {
+        family: "beanstalkd",
+        preset_names: &["beanstalkd"],
+        // beanstalkd_exporter's names have no common prefix; its job gauges all start so.
+        metric_prefix: "current_jobs_",
+        default_path: "",
+    },
+    AppFamily {
+        family: "uwsgi",
+        preset_names: &["uwsgi"],
+        metric_prefix: "uwsgi_",
+        default_path: "",
+    },
+    AppFamily {
+        family: "nats",
+        preset_names: &["nats"],
+        metric_prefix: "gnatsd_",
+        default_path: "/varz",
+    },
 ];
 
 impl AppFamily {
@@ -89,6 +115,8 @@ struct Apps {
     apache_port: u16,
     haproxy_stats_port: u16,
     php_fpm_port: u16,
+    /// lighttpd, beanstalkd, uWSGI's stats server and NATS' monitoring port.
+    more: MoreApps,
     _children: Vec<ChildGuard>,
     _dir: tempfile::TempDir,
 }
@@ -290,6 +318,8 @@ http {{
         ));
         wait_for_server("nginx in front of php-fpm", php_fpm_port, &log);
 
+        let more = MoreApps::start(d, &mut children);
+
         // a few plain processes for the process collector
         for _ in 0..3 {
             children.push(ChildGuard::spawn(Command::new("sleep").arg("300")));
@@ -326,6 +356,7 @@ http {{
             apache_port,
             haproxy_stats_port,
             php_fpm_port,
+            more,
             _children: children,
             _dir: dir,
         }
@@ -339,7 +370,92 @@ http {{
             "redis" => self.redis_port,
             "haproxy" => self.haproxy_stats_port,
             "php-fpm" => self.php_fpm_port,
+            "lighttpd" => self.more.lighttpd,
+            "beanstalkd" => self.more.beanstalkd,
+            "uwsgi" => self.more.uwsgi_stats,
+            "nats" => self.more.nats_monitor,
             other => panic!("no server for {other}"),
+        }
+    }
+}
+
+/// The servers of the lighttpd, beanstalkd, uwsgi and nats presets, each with some traffic.
+struct MoreApps {
+    lighttpd: u16,
+    beanstalkd: u16,
+    uwsgi_stats: u16,
+    nats_monitor: u16,
+}
+
+impl MoreApps {
+    fn start(d: &Path, children: &mut Vec<ChildGuard>) -> MoreApps {
+        let lighttpd = free_port();
+        write(
+            &d.join("lighttpd.conf"),
+            &format!(
+                "server.document-root = \"{d}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {lighttpd}\n\
+                 server.modules = (\"mod_status\")\nstatus.status-url = \"/server-status\"\n",
+                d = d.display()
+            ),
+        );
+        let log = d.join("lighttpd.log");
+        children.push(spawn_logged(
+            Command::new(require_tool("lighttpd", "lighttpd"))
+                .arg("-D")
+                .arg("-f")
+                .arg(d.join("lighttpd.conf")),
+            &log,
+        ));
+        wait_for_server("lighttpd", lighttpd, &log);
+
+        let beanstalkd = free_port();
+        let log = d.join("beanstalkd.log");
+        children.push(spawn_logged(
+            Command::new(require_tool("beanstalkd", "beanstalkd")).args([
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &beanstalkd.to_string(),
+            ]),
+            &log,
+        ));
+        wait_for_server("beanstalkd", beanstalkd, &log);
+        let mut producer = std::net::TcpStream::connect(("127.0.0.1", beanstalkd)).unwrap();
+        std::io::Write::write_all(&mut producer, b"put 0 0 60 2\r\nhi\r\nquit\r\n").unwrap();
+
+        let (uwsgi_http, uwsgi_stats) = (free_port(), free_port());
+        write(
+            &d.join("app.py"),
+            "def application(env, start_response):\n    \
+             start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'ok']\n",
+        );
+        let log = d.join("uwsgi.log");
+        children.push(spawn_logged(
+            Command::new(require_tool("uwsgi", "uwsgi-core"))
+                .current_dir(d)
+                .args(["--plugin", "python3", "--wsgi-file", "app.py", "--master"])
+                .args(["--processes", "2", "--die-on-term"])
+                .arg(format!("--http-socket=127.0.0.1:{uwsgi_http}"))
+                .arg(format!("--stats=127.0.0.1:{uwsgi_stats}")),
+            &log,
+        ));
+        wait_for_server("uwsgi stats", uwsgi_stats, &log);
+
+        let (nats, nats_monitor) = (free_port(), free_port());
+        let log = d.join("nats.log");
+        children.push(spawn_logged(
+            Command::new(require_tool("nats-server", "nats-server"))
+                .args(["-a", "127.0.0.1", "-p", &nats.to_string()])
+                .args(["-m", &nats_monitor.to_string()]),
+            &log,
+        ));
+        wait_for_server("nats-server", nats_monitor, &log);
+
+        MoreApps {
+            lighttpd,
+            beanstalkd,
+            uwsgi_stats,
+            nats_monitor,
         }
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::compile::{CompiledRule, CompiledValue, LabelValue};
 use super::jsonpath::{render, Evaluated, Expr, Hit, Key};
-use super::number::{count_chars, parse_number_text, unquote_extend, version_number};
+use super::number::{count_chars, parse_number_text, rfc3339_ms, unquote_extend, version_number};
 use super::rule::TimeFormat;
 use crate::collector::{CollectError, Collection, Reason};
 use crate::model::{labels_text, Labels, MetricFamily, Sample};
@@ -323,6 +323,13 @@ fn evaluate_value(
             Err(ValueError::Missing(what))
         }
     };
+    if rule.count {
+        let (hits, absent) = value.expr.select(object);
+        return match absent {
+            Some(what) if hits.is_empty() => missing(what),
+            _ => Ok(Some(scaled(rule, hits.len() as f64))),
+        };
+    }
     if rule.sum {
         let (hits, absent) = value.expr.select(object);
         if hits.is_empty() {
@@ -420,18 +427,15 @@ fn one_number(
     Ok(Some(number))
 }
 
-/// A time written as text, as whole seconds since the epoch (`time_format`).
+/// A time written as text, as a number since the epoch (`time_format`).
 fn time_number(rule: &CompiledRule, text: &str) -> Result<f64, String> {
-    let Some(TimeFormat::Rfc3339) = rule.time_format else {
-        return Err(format!("{text:?} is not a number"));
-    };
-    let time = humantime::parse_rfc3339(text.trim())
-        .map_err(|e| format!("{text:?} is not an RFC 3339 time in UTC: {e}"))?;
-    let seconds = match time.duration_since(std::time::UNIX_EPOCH) {
-        Ok(after) => after.as_secs() as f64,
-        Err(before) => -(before.duration().as_secs() as f64),
-    };
-    Ok(seconds)
+    let millis =
+        rfc3339_ms(text).ok_or_else(|| format!("{text:?} is not an RFC 3339 date-time"))?;
+    Ok(match rule.time_format {
+        // Whole seconds, truncated as Go's `Unix()` does.
+        Some(TimeFormat::Rfc3339) => (millis / 1000.0).floor(),
+        _ => millis,
+    })
 }
 
 /// `valueconverter` (case-insensitive), then `value_map` (exact), then `value_map_default`
@@ -755,6 +759,42 @@ mod tests {
     }
 
     #[test]
+    fn count_gives_the_number_of_selected_values() {
+        let c = apply(
+            r#"
+- name: workers
+  path: '{ .workers[?(@.id > 0)] }'
+  count: true
+- name: apps
+  type: object
+  path: '{ .workers[*] }'
+  labels: {worker: '{ .id }'}
+  values: {total: '{ .apps[*] }'}
+  count: true
+- name: nothing
+  path: '{ .gone[*] }'
+  count: true
+- name: nothing_allowed
+  path: '{ .gone[*] }'
+  count: true
+  allow_missing_key: true
+"#,
+            json!({"workers": [{"id": 0, "apps": []}, {"id": 1, "apps": [{}, {}]}, {"id": 2, "apps": [{}]}]}),
+        );
+        assert_eq!(
+            series(&c),
+            [
+                "workers{} 2",
+                r#"apps_total{worker="0"} 0"#,
+                r#"apps_total{worker="1"} 2"#,
+                r#"apps_total{worker="2"} 1"#
+            ]
+        );
+        assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+        assert!(c.problems[0].message.contains("metrics[2] (nothing)"));
+    }
+
+    #[test]
     fn version_numbers_as_values() {
         let c = apply(
             "- {name: v, path: '{.ServerVersion}', version_number: [2, 3]}\n- {name: bad, path: '{.x}', version_number: [2]}\n",
@@ -815,19 +855,19 @@ mod tests {
     }
 
     #[test]
-    fn rfc3339_times_as_seconds() {
+    fn rfc3339_times_as_seconds_or_milliseconds() {
         let c = apply(
             r#"
 - {name: boot, path: '{ .boot }', time_format: rfc3339}
-- {name: config, path: '{ .config }', time_format: rfc3339}
+- {name: config, path: '{ .config }', time_format: rfc3339_ms}
 - {name: bad, path: '{ .bad }', time_format: rfc3339}
 "#,
-            json!({"boot": "2026-11-30T17:38:35.451Z", "config": "1970-01-01T00:00:10Z", "bad": "yesterday"}),
+            json!({"boot": "2026-11-30T17:38:35.451Z", "config": "1970-01-01T02:00:10.5+02:00", "bad": "yesterday"}),
         );
-        assert_eq!(series(&c), ["boot{} 1796060315", "config{} 10"]);
+        assert_eq!(series(&c), ["boot{} 1796060315", "config{} 10500"]);
         assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
         assert!(
-            c.problems[0].message.contains("not an RFC 3339 time"),
+            c.problems[0].message.contains("not an RFC 3339 date-time"),
             "{:?}",
             c.problems
         );

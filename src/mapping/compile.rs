@@ -25,6 +25,7 @@ pub(super) struct CompiledRule {
     pub(super) count_chars: Option<Vec<char>>,
     pub(super) scale: Option<f64>,
     pub(super) sum: bool,
+    pub(super) count: bool,
     pub(super) version_number: Option<Vec<usize>>,
     pub(super) missing_value: Option<f64>,
     pub(super) missing_message: Option<String>,
@@ -297,6 +298,31 @@ fn compile_rule(
             })?;
         }
     }
+    if rule.count {
+        let readers = [
+            (rule.sum, "sum"),
+            (rule.count_chars.is_some(), "count_chars"),
+            (rule.version_number.is_some(), "version_number"),
+        ];
+        if let Some((_, other)) = readers.iter().find(|(set, _)| *set) {
+            return Err(fail(
+                "count",
+                format!("`count` and `{other}` both say what the value is; use one"),
+            ));
+        }
+        for value in &values {
+            value.expr.check_selector().map_err(|_| {
+                fail(
+                    "count",
+                    format!(
+                        "`{}`: with `count: true` the path must be a single query such as \
+                         `{{ .items[*] }}`",
+                        value.family
+                    ),
+                )
+            })?;
+        }
+    }
     let mut units: Vec<(String, f64)> = Vec::new();
     for (suffix, factor) in &rule.units {
         if suffix.is_empty() || !factor.is_finite() {
@@ -347,6 +373,7 @@ fn compile_rule(
         count_chars,
         scale: rule.scale,
         sum: rule.sum,
+        count: rule.count,
         version_number: rule.version_number.clone(),
         missing_value: rule.missing_value,
         missing_message: rule.missing_message.clone(),
@@ -407,6 +434,10 @@ mod tests {
     fn extension_fields_are_checked() {
         let e = compile_err("- name: b\n  path: '{.a}'\n  value_map_default: .nan\n");
         assert!(e.contains("value_map_default"), "{e}");
+        let e = compile_err("- name: c\n  path: 'a {.x}'\n  count: true\n");
+        assert!(e.contains("metrics[0] (c): count"), "{e}");
+        let e = compile_err("- {name: c, path: '{.x[*]}', count: true, sum: true}\n");
+        assert!(e.contains("`count` and `sum`"), "{e}");
         let e = compile_err("- name: s\n  path: 'a {.x} {.y}'\n  sum: true\n");
         assert!(e.contains("metrics[0] (s): sum"), "{e}");
         let e = compile_err("- {name: v, path: '{.a}', version_number: []}\n");

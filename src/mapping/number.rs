@@ -1,5 +1,5 @@
 //! Numbers out of text, read the way json_exporter (Go's `strconv`) and kubectl read them, and
-//! the extensions' readings of text (`count_chars`, `version_number`).
+//! the extensions' readings of text (`count_chars`, `version_number`, `rfc3339_ms`).
 
 /// The first dotted version in `text` (`2.4.71`) as one number, each part after the first
 /// zero-padded to its width behind the point (`[2, 3]` → `2.04071`); a part longer than its
@@ -82,8 +82,58 @@ pub(super) fn unquote_extend(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// An RFC 3339 date-time (`2024-05-01T12:00:00.730686274Z`, or with an offset such as
+/// `+02:00`) as whole milliseconds since the epoch, truncated as Go's `UnixMilli` does; `None`
+/// for other text and for dates before 1970.
+pub(super) fn rfc3339_ms(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (local, offset_seconds) = match text.strip_suffix(['Z', 'z']) {
+        Some(local) => (local, 0),
+        None => {
+            let at = text.len().checked_sub(6)?;
+            let (local, offset) = (text.get(..at)?, text.get(at..)?.as_bytes());
+            let sign = match offset[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            if offset[3] != b':' {
+                return None;
+            }
+            let hours: i64 = std::str::from_utf8(&offset[1..3]).ok()?.parse().ok()?;
+            let minutes: i64 = std::str::from_utf8(&offset[4..6]).ok()?.parse().ok()?;
+            (local, sign * (hours * 3600 + minutes * 60))
+        }
+    };
+    let utc = humantime::parse_rfc3339(&format!("{local}Z")).ok()?;
+    let millis = utc.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+    let millis = i64::try_from(millis).ok()? - offset_seconds * 1000;
+    Some(millis as f64)
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rfc3339_date_times_as_milliseconds() {
+        assert_eq!(
+            rfc3339_ms("2026-11-30T17:33:35.730686274Z"),
+            Some(1_796_060_015_730.0)
+        );
+        assert_eq!(rfc3339_ms("1970-01-01T00:00:01Z"), Some(1000.0));
+        assert_eq!(rfc3339_ms("1970-01-01T02:00:01+02:00"), Some(1000.0));
+        assert_eq!(rfc3339_ms("1970-01-01T00:00:01.5-00:30"), Some(1_801_500.0));
+        for bad in [
+            "",
+            "now",
+            "2026-11-30",
+            "2026-11-30T17:33:35",
+            "2026-11-30T17:33:35+0200",
+        ] {
+            assert_eq!(rfc3339_ms(bad), None, "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

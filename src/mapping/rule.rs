@@ -113,6 +113,13 @@ pub struct MetricRule {
     /// present is a missing value). Each path must then be a single query.
     #[serde(default)]
     pub sum: bool,
+    /// Extension: the value is the number of values the path selects, for the length of a
+    /// list: `path: '{ .workers[?(@.id > 0)] }'` with `count: true` gives the number of
+    /// workers whose id is above 0 (uwsgi_exporter's `uwsgi_workers`). An empty list, or a
+    /// filter that keeps nothing, counts 0; a path through a member the document lacks is a
+    /// missing value. The path must be a single query.
+    #[serde(default)]
+    pub count: bool,
     /// Extension: the value is the first dotted version `A.B.C…` in the selected text as one
     /// number, the parts after the first zero-padded to these many digits behind the point:
     /// `version_number: [2, 3]` turns `Apache/2.4.71 (Debian)` into 2.04071 (apache_exporter's
@@ -165,9 +172,11 @@ pub struct MetricRule {
     /// `*_start_time_seconds` from an uptime do.
     #[serde(default)]
     pub seconds_ago: bool,
-    /// Extension: the value is a time written as text, read as whole seconds since the epoch
-    /// (the fraction dropped, as the exporters do). `rfc3339`: `2026-11-30T17:38:35.451Z`
-    /// (UTC, any number of fraction digits), as BIND's `boot-time`.
+    /// Extension: the value is a date-time written as text (RFC 3339: `2026-11-30T17:38:35.451Z`
+    /// or with an offset such as `+02:00`), read as a number since the epoch, truncated as the
+    /// Go exporters do: `rfc3339` in whole seconds (BIND's `boot-time` as bind_exporter's
+    /// `bind_boot_time_seconds`), `rfc3339_ms` in whole milliseconds (NATS' `start` as
+    /// prometheus-nats-exporter's `gnatsd_varz_start`). Other text is a mapping problem.
     #[serde(default)]
     pub time_format: Option<TimeFormat>,
     /// Extension for nested arrays, `type: object` only: rules applied to each selected object
@@ -195,8 +204,11 @@ pub struct MetricRule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TimeFormat {
-    /// RFC 3339 in UTC: `2026-11-30T17:38:35Z`, `2026-11-30T17:38:35.451Z`.
+    /// Whole seconds since the epoch.
     Rfc3339,
+    /// Whole milliseconds since the epoch.
+    #[serde(rename = "rfc3339_ms")]
+    Rfc3339Ms,
 }
 
 /// `type:` of a metric rule.
