@@ -44,8 +44,14 @@ impl Pipeline {
 impl Collector for Pipeline {
     async fn collect(&self, ctx: &Context) -> Result<Collection, CollectError> {
         let body = self.source.fetch(ctx).await?;
+        if let Some(recorder) = ctx.explain() {
+            recorder.answer(&body);
+        }
         let records = formats::parse(&self.format, &body)?;
-        Ok(self.mapping.apply(&records))
+        if let Some(recorder) = ctx.explain() {
+            recorder.records(&records);
+        }
+        Ok(self.mapping.apply_explained(&records, ctx.explain()))
     }
 
     fn target(&self) -> String {
