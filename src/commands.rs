@@ -278,7 +278,8 @@ async fn serve(cli: Cli) -> ExitCode {
     let tls = web.as_ref().is_some_and(|web| web.tls_enabled());
     let state = Arc::new(
         AppState::new(cli.config_file.clone(), cli.telemetry_path.clone())
-            .with_max_requests(usize::try_from(cli.max_requests).unwrap_or(usize::MAX)),
+            .with_max_requests(usize::try_from(cli.max_requests).unwrap_or(usize::MAX))
+            .with_debug_answers(cli.debug_answers),
     );
     if let Err(error) = state.reload() {
         eprintln!("{error}");

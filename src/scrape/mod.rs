@@ -140,6 +140,7 @@ pub struct CollectorEntry {
     requests: Arc<AtomicU64>,
     in_flight: Mutex<Option<Flight>>,
     last: Mutex<Option<Arc<Outcome>>>,
+    /// The most recent failure, in words without the app's data.
     last_error: Mutex<Option<(SystemTime, String)>>,
     last_success: Mutex<Option<SystemTime>>,
     explained: Mutex<Option<(Instant, Arc<Recorded>)>>,
@@ -166,7 +167,8 @@ impl CollectorEntry {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// The most recent failure (even if a later collection succeeded), with its time.
+    /// The most recent failure (even if a later collection succeeded), with its time, in words
+    /// without the app's data (for the status page).
     pub fn last_error(&self) -> Option<(SystemTime, String)> {
         lock(&self.last_error).clone()
     }
@@ -300,7 +302,8 @@ impl CollectorEntry {
         if let Some(error) = &outcome.error {
             self.counters
                 .count_error(&self.name, self.kind, error.reason);
-            *lock(&self.last_error) = Some((outcome.finished_wall, error.message.clone()));
+            *lock(&self.last_error) =
+                Some((outcome.finished_wall, error.page_message().to_string()));
         }
         for problem in &outcome.problems {
             self.counters
@@ -310,9 +313,9 @@ impl CollectorEntry {
         if let Some(problem) = outcome.problems.first() {
             let more = outcome.problems.len() - 1;
             let message = if more > 0 {
-                format!("{} (and {more} more)", problem.message)
+                format!("{} (and {more} more)", problem.page_message())
             } else {
-                problem.message.clone()
+                problem.page_message().to_string()
             };
             *lock(&self.last_error) = Some((outcome.finished_wall, message));
         }
