@@ -102,6 +102,16 @@ pub struct Cli {
     )]
     pub max_requests: u32,
 
+    /// Show the app's answers and the values taken from them on the debug pages
+    /// (`/debug/collectors/NAME`); off, the pages show keys, counts and reasons only. Values
+    /// under secret-looking and `redact:` keys stay hidden either way.
+    #[arg(
+        long = "web.debug-answers",
+        env = "SIDECAR_EXPORTER_WEB_DEBUG_ANSWERS",
+        global = true
+    )]
+    pub debug_answers: bool,
+
     /// Only log messages with the given severity or above.
     #[arg(
         long = "log.level",
@@ -134,7 +144,16 @@ pub enum Command {
     /// Validate the configuration: one line per collector, or `file:line:col: message`.
     Check,
     /// Collect once and print the exposition to stdout; exit 1 if any collector failed.
-    Once,
+    Once {
+        /// Only this collector.
+        #[arg(long, value_name = "NAME")]
+        collector: Option<String>,
+        /// Print, instead of the exposition, what the collection did: each request, the app's
+        /// answer (an excerpt; secret-looking and `redact:` keys hidden), the records, what
+        /// every metric rule produced or why it produced nothing, the families.
+        #[arg(long)]
+        explain: bool,
+    },
     /// List the built-in presets, or print one.
     Presets {
         /// The preset to print.

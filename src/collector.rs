@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use crate::explain::{Recorder, RequestTimer};
 use crate::model::MetricFamily;
 
 /// Why a collection (or part of it) failed. The values are the `reason` label of
@@ -71,6 +72,10 @@ pub struct CollectError {
     pub reason: Reason,
     /// A plain-words description, without secrets.
     pub message: String,
+    /// The description without anything taken from the app's answer, when `message` has some
+    /// (a value that is not a number, a line that does not parse): what pages show unless
+    /// `--web.debug-answers` is on.
+    pub page_message: Option<String>,
 }
 
 impl CollectError {
@@ -79,7 +84,20 @@ impl CollectError {
         CollectError {
             reason,
             message: message.into(),
+            page_message: None,
         }
+    }
+
+    /// The same error, with `page_message` as its description for pages that must not show
+    /// the app's data.
+    pub fn with_page_message(mut self, page_message: impl Into<String>) -> Self {
+        self.page_message = Some(page_message.into());
+        self
+    }
+
+    /// The description a page may show without `--web.debug-answers`.
+    pub fn page_message(&self) -> &str {
+        self.page_message.as_deref().unwrap_or(&self.message)
     }
 }
 
@@ -118,6 +136,8 @@ pub struct Context {
     /// Incremented by a source for each request it sends to the app
     /// (`sidecar_exporter_target_requests_total`).
     pub target_requests: Arc<AtomicU64>,
+    /// Where the collection records what it does, when it is to be explained.
+    pub explain: Option<Arc<Recorder>>,
 }
 
 impl Context {
@@ -126,7 +146,19 @@ impl Context {
         Context {
             deadline,
             target_requests: Arc::new(AtomicU64::new(0)),
+            explain: None,
         }
+    }
+
+    /// The recorder of an explained collection.
+    pub fn explain(&self) -> Option<&Recorder> {
+        self.explain.as_deref()
+    }
+
+    /// Starts timing one request to the app for the explanation (a no-op when the collection
+    /// is not explained); the source marks its phases, status and size on the timer.
+    pub fn request_timer(&self, method: &str, target: &str) -> RequestTimer<'_> {
+        RequestTimer::start(self.explain(), method, target)
     }
 
     /// Records one request sent to the app.

@@ -59,7 +59,10 @@ pub fn run(cli: Cli) -> ExitCode {
     match &cli.command {
         None | Some(Command::Serve) => run_async(serve(cli)),
         Some(Command::Check) => check(&cli),
-        Some(Command::Once) => run_async(once(cli)),
+        Some(Command::Once { collector, explain }) => {
+            let (collector, explain) = (collector.clone(), *explain);
+            run_async(once(cli, collector, explain))
+        }
         Some(Command::Presets { name }) => list_presets(name.as_deref()),
     }
 }
@@ -129,14 +132,32 @@ fn check(cli: &Cli) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn once(cli: Cli) -> ExitCode {
-    let (_, engine) = match load_engine(&cli) {
+async fn once(cli: Cli, collector: Option<String>, explain: bool) -> ExitCode {
+    let (_, mut engine) = match load_engine(&cli) {
         Ok(built) => built,
         Err(error) => {
             eprintln!("{error}");
             return ExitCode::FAILURE;
         }
     };
+    if let Some(name) = &collector {
+        engine.collectors.retain(|entry| &entry.name == name);
+        if engine.collectors.is_empty() {
+            let disabled = engine.disabled.iter().any(|d| &d.name == name);
+            eprintln!(
+                "{}",
+                if disabled {
+                    format!("collector `{name}` is disabled (enabled: false)")
+                } else {
+                    format!("no collector named `{name}` in the configuration")
+                }
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+    if explain {
+        return explain_once(&engine).await;
+    }
     let deadline = tokio::time::Instant::now() + engine.scrape_timeout;
     let outcomes = engine.collect(deadline).await;
     let (families, collisions) = merge_families(
@@ -161,6 +182,41 @@ async fn once(cli: Cli) -> ExitCode {
     encode::encode(&families, encode::Format::Text, &mut out);
     use std::io::Write;
     if let Err(error) = std::io::stdout().write_all(&out) {
+        eprintln!("cannot write to stdout: {error}");
+        return ExitCode::FAILURE;
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Collects each collector once, explained, and prints the explanations for a person: the
+/// app's answer included (this is run by hand by someone who can reach the app anyway), secret
+/// values hidden.
+async fn explain_once(engine: &Engine) -> ExitCode {
+    let mut failed = false;
+    let mut out = String::new();
+    for (index, entry) in engine.collectors.iter().enumerate() {
+        if index > 0 {
+            out.push_str("\n---\n\n");
+        }
+        let Some(recorded) = entry.explain(true, std::time::Duration::ZERO).await else {
+            eprintln!("{}: the collection left no explanation", entry.name);
+            failed = true;
+            continue;
+        };
+        let visibility = crate::explain::Visibility {
+            show_answers: true,
+            redact: entry.redact.clone(),
+        };
+        let explanation = recorded.view(&visibility);
+        failed |= !explanation.up;
+        out.push_str(&crate::explain::text::render(&explanation));
+    }
+    use std::io::Write;
+    if let Err(error) = std::io::stdout().write_all(out.as_bytes()) {
         eprintln!("cannot write to stdout: {error}");
         return ExitCode::FAILURE;
     }
@@ -222,7 +278,8 @@ async fn serve(cli: Cli) -> ExitCode {
     let tls = web.as_ref().is_some_and(|web| web.tls_enabled());
     let state = Arc::new(
         AppState::new(cli.config_file.clone(), cli.telemetry_path.clone())
-            .with_max_requests(usize::try_from(cli.max_requests).unwrap_or(usize::MAX)),
+            .with_max_requests(usize::try_from(cli.max_requests).unwrap_or(usize::MAX))
+            .with_debug_answers(cli.debug_answers),
     );
     if let Err(error) = state.reload() {
         eprintln!("{error}");

@@ -9,6 +9,7 @@ pub mod collector;
 pub mod commands;
 pub mod config;
 pub mod encode;
+pub mod explain;
 pub mod formats;
 pub mod kinds;
 pub mod mapping;

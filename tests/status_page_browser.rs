@@ -1,8 +1,10 @@
-//! The status page (`/`) in a real browser: Debian's headless Chromium renders the page of a
-//! running sidecar with two healthy collectors and one failing; the rendered DOM must show each
-//! collector's name and state and the failing one's last error, and a screenshot must be a real
-//! picture. `SIDECAR_EXPORTER_UPDATE_SCREENSHOT=1` also writes it to `docs/status-page.png` (the
-//! README shows it).
+//! The status page (`/`) and the debug pages (`/debug/collectors/NAME`) in a real browser:
+//! Debian's headless Chromium renders the pages of a running sidecar with healthy collectors, a
+//! failing one, a probe of a page that is not there (Python's http.server answers 404) and a
+//! collector with a rule that matches nothing; the rendered DOM must show each collector's
+//! name, kind and preset, state, probe outcome, errors by reason and last error, the debug
+//! pages each rule's series or why none, and the screenshots must be real pictures.
+//! `SIDECAR_EXPORTER_UPDATE_SCREENSHOT=1` also writes them to `docs/` (the README shows them).
 
 mod common;
 
@@ -105,9 +107,56 @@ fn png_size(png: &[u8]) -> (u32, u32) {
     (be(&png[16..20]), be(&png[20..24]))
 }
 
+/// Takes a screenshot of `url` of the given size, checks it is a real picture, and with
+/// `SIDECAR_EXPORTER_UPDATE_SCREENSHOT` writes it to `docs/<name>`.
+fn screenshot(profile: &Path, url: &str, name: &str, (width, height): (u32, u32)) {
+    let path = profile.join(name);
+    let started = Instant::now();
+    chromium(
+        &profile.join(format!("shot-{name}")),
+        &[
+            format!("--screenshot={}", path.display()),
+            format!("--window-size={width},{height}"),
+        ],
+        url,
+    );
+    println!("--screenshot {name} took {:?}", started.elapsed());
+    let png = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("chromium wrote no screenshot {}: {e}", path.display()));
+    assert_eq!(png_size(&png), (width, height));
+    // A blank page compresses to a few KB; text and a table make it much larger.
+    assert!(
+        png.len() > 15_000,
+        "the screenshot {name} looks empty: {} bytes",
+        png.len()
+    );
+    if std::env::var_os("SIDECAR_EXPORTER_UPDATE_SCREENSHOT").is_some() {
+        let docs: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        std::fs::create_dir_all(&docs).expect("creating docs/");
+        std::fs::write(docs.join(name), &png).expect("writing the screenshot to docs/");
+    }
+}
+
 #[test]
 fn status_page_renders_collectors_states_and_errors_in_chromium() {
     let closed_port = free_port();
+    let web_port = free_port();
+    let python = require_tool("python3", "python3");
+    let web_root = tempfile::tempdir().expect("creating a temporary directory");
+    let _web = common::ChildGuard::spawn(
+        Command::new(python)
+            .current_dir(web_root.path())
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &web_port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    common::wait_for_port(web_port, Duration::from_secs(10));
     let config = format!(
         r#"collectors:
   - name: orders
@@ -119,6 +168,21 @@ fn status_page_renders_collectors_states_and_errors_in_chromium() {
         help: Orders taken.
         path: '{{ .orders }}'
         valuetype: counter
+      - name: app_order_queue
+        type: object
+        path: '{{ .queues.* }}'
+        labels: {{queue: '{{$key}}'}}
+        values: {{depth: '{{ .depth }}'}}
+  - name: inventory
+    kind: file
+    path: orders.json
+    format: json
+    metrics:
+      - name: app_widgets_in_stock
+        help: Widgets in stock.
+        path: '{{ .stock.widgets }}'
+      - name: app_orders_open
+        path: '{{ .orders }}'
   - name: processes
     kind: process
     groups:
@@ -128,12 +192,22 @@ fn status_page_renders_collectors_states_and_errors_in_chromium() {
     kind: http_text
     url: http://127.0.0.1:{closed_port}/status
     format: kv
+  - name: cache
+    preset: redis
+    address: 127.0.0.1:{closed_port}
+  - name: homepage
+    kind: http_probe
+    url: http://127.0.0.1:{web_port}/missing.html
 "#
     );
     let _sleep = common::ChildGuard::spawn(Command::new("sleep").arg("120"));
     let dir = tempfile::tempdir().expect("creating a temporary directory");
     std::fs::write(dir.path().join("config.yaml"), config).expect("writing config.yaml");
-    std::fs::write(dir.path().join("orders.json"), r#"{"orders": 12}"#).expect("writing json");
+    std::fs::write(
+        dir.path().join("orders.json"),
+        r#"{"orders": 12, "queues": {"web": {"depth": 3}, "mail": {"depth": 0}}, "stock": {"gadgets": 5, "gizmos": 2}}"#,
+    )
+    .expect("writing json");
     let exporter = Exporter::start_in(dir, &["--config.file", "config.yaml"]);
     // one collection, so that the page shows states and the error
     let metrics = exporter.metrics();
@@ -148,16 +222,29 @@ fn status_page_renders_collectors_states_and_errors_in_chromium() {
     );
     println!("--dump-dom took {:?}", started.elapsed());
 
+    // Cells: collector (with its links), kind, target, state, last success, last duration,
+    // series, errors by reason, last error.
     let orders = row_cells(&dom, "orders");
-    assert_eq!(orders[0], "orders", "{orders:?}");
+    assert_eq!(orders[0], "ordersdebug · metrics", "{orders:?}");
     assert_eq!(orders[1], "file", "{orders:?}");
     assert_eq!(orders[3], "up", "{orders:?}");
-    assert_eq!(orders[6], "none", "{orders:?}");
+    assert!(
+        orders[4].ends_with("ago") || orders[4] == "just now",
+        "{orders:?}"
+    );
+    assert_eq!(orders[7], "none", "{orders:?}");
+    assert_eq!(orders[8], "none", "{orders:?}");
+    assert!(
+        dom.contains(
+            "href=\"/metrics?name%5B%5D=app_orders_total&amp;name%5B%5D=app_order_queue_depth\""
+        ),
+        "no link to the collector's families"
+    );
     let processes = row_cells(&dom, "processes");
-    assert_eq!(processes[0], "processes", "{processes:?}");
+    assert_eq!(processes[0], "processesdebug · metrics", "{processes:?}");
     assert_eq!(processes[3], "up", "{processes:?}");
     let billing = row_cells(&dom, "billing");
-    assert_eq!(billing[0], "billing", "{billing:?}");
+    assert_eq!(billing[0], "billingdebug", "{billing:?}");
     assert_eq!(billing[1], "http_text", "{billing:?}");
     assert_eq!(
         billing[2],
@@ -165,36 +252,63 @@ fn status_page_renders_collectors_states_and_errors_in_chromium() {
         "{billing:?}"
     );
     assert_eq!(billing[3], "down", "{billing:?}");
-    let error = &billing[6];
+    assert_eq!(billing[4], "never", "{billing:?}");
+    assert_eq!(billing[7], "connect: 1", "{billing:?}");
+    let error = &billing[8];
     assert!(
         error.starts_with(&format!("connect: http://127.0.0.1:{closed_port}/status"))
             && error.contains("Connection refused"),
         "the last error is not rendered: {error:?}"
     );
-
-    let screenshot = profile.path().join("status-page.png");
-    let started = Instant::now();
-    chromium(
-        &profile.path().join("shot"),
-        &[
-            format!("--screenshot={}", screenshot.display()),
-            "--window-size=1200,500".to_string(),
-        ],
-        &exporter.url("/"),
-    );
-    println!("--screenshot took {:?}", started.elapsed());
-    let png = std::fs::read(&screenshot)
-        .unwrap_or_else(|e| panic!("chromium wrote no screenshot {}: {e}", screenshot.display()));
-    assert_eq!(png_size(&png), (1200, 500));
-    // A blank 1200x500 page compresses to about 3 KB; text and a table make it much larger.
+    let cache = row_cells(&dom, "cache");
+    assert_eq!(cache[1], "tcp_text (preset redis)", "{cache:?}");
+    let homepage = row_cells(&dom, "homepage");
     assert!(
-        png.len() > 15_000,
-        "the screenshot looks empty: {} bytes",
-        png.len()
+        homepage[3].starts_with("upprobe failed: HTTP 404 in "),
+        "the probe's outcome is not rendered: {homepage:?}"
     );
-    if std::env::var_os("SIDECAR_EXPORTER_UPDATE_SCREENSHOT").is_some() {
-        let docs: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
-        std::fs::create_dir_all(&docs).expect("creating docs/");
-        std::fs::write(docs.join("status-page.png"), &png).expect("writing docs/status-page.png");
-    }
+    assert!(dom.contains("id=\"reload\""), "no reload state");
+
+    // The debug pages: a rule that matches nothing says why, a failing collector says why.
+    let inventory_dom = chromium(
+        &profile.path().join("dom-inventory"),
+        &["--dump-dom".to_string()],
+        &exporter.url("/debug/collectors/inventory"),
+    );
+    assert!(
+        inventory_dom
+            .contains("`widgets` is not found under `.stock` (keys there: `gadgets`, `gizmos`)"),
+        "{inventory_dom}"
+    );
+    let billing_dom = chromium(
+        &profile.path().join("dom-billing"),
+        &["--dump-dom".to_string()],
+        &exporter.url("/debug/collectors/billing"),
+    );
+    assert!(billing_dom.contains("Connection refused"), "{billing_dom}");
+
+    screenshot(
+        profile.path(),
+        &exporter.url("/"),
+        "status-page.png",
+        (1400, 560),
+    );
+    screenshot(
+        profile.path(),
+        &exporter.url("/debug/collectors/orders"),
+        "debug-page-working.png",
+        (1200, 900),
+    );
+    screenshot(
+        profile.path(),
+        &exporter.url("/debug/collectors/billing"),
+        "debug-page-failing.png",
+        (1200, 500),
+    );
+    screenshot(
+        profile.path(),
+        &exporter.url("/debug/collectors/inventory"),
+        "debug-page-rule-misses.png",
+        (1200, 800),
+    );
 }

@@ -231,13 +231,18 @@ impl HttpSource {
             request = request.body(body.clone());
         }
         ctx.count_request();
+        let mut timer = ctx.request_timer(self.method.as_str(), &self.display);
         let mut response = request.send().await.map_err(classify_reqwest)?;
         let status = response.status().as_u16();
+        timer.phase("headers");
+        timer.status(status);
         check_status(status, &self.valid_status_codes)?;
         let mut body = LimitedBody::new(self.max_bytes, response.content_length())?;
         while let Some(chunk) = response.chunk().await.map_err(classify_reqwest)? {
             body.push(&chunk)?;
         }
+        timer.phase("body");
+        timer.bytes(body.len());
         Ok(HttpResponse {
             status,
             headers: response.headers().clone(),

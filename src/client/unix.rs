@@ -120,6 +120,8 @@ impl UnixClient {
             }
         };
         ctx.count_request();
+        let target = redact_unix_url(&self.socket, &self.path);
+        let mut timer = ctx.request_timer(method.as_str(), &target);
         let response = match sender.send_request(build()?).await {
             Ok(response) => response,
             // A kept-alive connection the server closed meanwhile: retry once on a new one.
@@ -134,6 +136,8 @@ impl UnixClient {
             Err(e) => return Err(classify_hyper(e)),
         };
         let status = response.status().as_u16();
+        timer.phase("headers");
+        timer.status(status);
         let response_headers = response.headers().clone();
         check_status(status, valid)?;
         let content_length = response_headers
@@ -148,6 +152,8 @@ impl UnixClient {
                 collected.push(data)?;
             }
         }
+        timer.phase("body");
+        timer.bytes(collected.len());
         // The body was read to its end: the connection can serve the next scrape.
         *slot = Some(sender);
         Ok(HttpResponse {

@@ -90,6 +90,11 @@ pub struct CollectorConfig {
     /// The HELP text of `up_metric` (default: a sentence naming the collector); presets give the
     /// replaced exporter's text.
     pub up_help: Option<String>,
+    /// Keys whose values are never shown by the debug page or `once --explain`, besides the
+    /// secret-looking ones (`password`, `token`, `secret`, `key`, …): key names in the app's
+    /// answer (`redact: [customer_email]`), label names, or path segments.
+    #[serde(default)]
+    pub redact: Vec<String>,
     /// Help text for the preset catalogue (presets only).
     pub description: Option<String>,
     /// How a preset's app is recognised (reserved for auto-configuration; not used yet).

@@ -207,6 +207,10 @@ pub fn parse(config: &KvConfig, body: &[u8]) -> Result<Value, CollectError> {
                 "line {line_no} has no {:?} separator: {:?}",
                 config.separator,
                 shorten(line)
+            ))
+            .with_page_message(format!(
+                "line {line_no} has no {:?} separator",
+                config.separator
             )));
         };
         let value = match &config.split_values {
@@ -231,6 +235,10 @@ pub fn parse(config: &KvConfig, body: &[u8]) -> Result<Value, CollectError> {
             "no line has a {:?} separator; this is not key/value text (line {line_no}: {:?})",
             config.separator,
             shorten(line)
+        ))
+        .with_page_message(format!(
+            "no line has a {:?} separator; this is not key/value text",
+            config.separator
         )));
     }
     if let Some((_, message)) = config

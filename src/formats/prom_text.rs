@@ -62,9 +62,10 @@ pub fn parse_exposition_as(
         if line == "# EOF" && text.get(offset..).unwrap_or("").trim().is_empty() {
             break; // the end; an `# EOF` anywhere else is an error (see `comment`)
         }
-        parser
-            .line(line)
-            .map_err(|what| parse_error(format!("line {line_no}: {what}: {:?}", shorten(line))))?;
+        parser.line(line).map_err(|what| {
+            parse_error(format!("line {line_no}: {what}: {:?}", shorten(line)))
+                .with_page_message(format!("line {line_no} cannot be parsed"))
+        })?;
     }
     parser.finish_current();
     Ok(parser.families)

@@ -40,6 +40,7 @@ impl FileSource {
 impl Source for FileSource {
     async fn fetch(&self, ctx: &Context) -> Result<Bytes, CollectError> {
         ctx.count_request();
+        let mut timer = ctx.request_timer("READ", &self.path);
         let cannot_read = |e: std::io::Error| {
             CollectError::new(Reason::Connect, format!("cannot read {}: {e}", self.path))
         };
@@ -53,6 +54,8 @@ impl Source for FileSource {
         loop {
             let n = file.read(&mut chunk).await.map_err(cannot_read)?;
             if n == 0 {
+                timer.phase("read");
+                timer.bytes(body.len());
                 return Ok(body.finish());
             }
             body.push(&chunk[..n])?;

@@ -38,6 +38,7 @@ use crate::client::http::{
 use crate::client::tls::{apply_tls, load_tls, use_server_name, TlsMaterial};
 use crate::collector::{CollectError, Collection, Collector, Context};
 use crate::config::{ConfigError, KeyError, KindKeys};
+use crate::explain::{Phase, Recorder, RequestTrace};
 use crate::model::{labels, MetricFamily, MetricType};
 use crate::scrape::lock;
 
@@ -367,6 +368,9 @@ impl Collector for HttpProbeCollector {
             None => tracing::trace!(target = %self.display, "probe succeeded"),
         }
         *lock(&self.last_failure) = outcome.failure.clone();
+        if let Some(recorder) = ctx.explain() {
+            self.explain(recorder, &outcome, duration);
+        }
         Ok(Collection::from(families(&outcome, duration)))
     }
 
@@ -379,6 +383,45 @@ impl Collector for HttpProbeCollector {
             .as_ref()
             .map(|f| vec![format!("last probe failed: {f}")])
             .unwrap_or_default()
+    }
+}
+
+impl HttpProbeCollector {
+    /// The probe's request with blackbox's phases, and its verdict.
+    fn explain(&self, recorder: &Recorder, outcome: &ProbeOutcome, duration: f64) {
+        let phases = [
+            ("resolve", outcome.resolve),
+            ("connect", outcome.connect),
+            ("tls", outcome.tls),
+            ("processing", outcome.processing),
+            ("transfer", outcome.transfer),
+        ];
+        recorder.request(RequestTrace {
+            method: self.method.to_string(),
+            target: self.display.clone(),
+            status: (outcome.status_code != 0).then_some(outcome.status_code),
+            bytes: (outcome.status_code != 0).then_some(outcome.body_length),
+            phases: phases
+                .iter()
+                .filter(|(name, seconds)| *seconds > 0.0 || *name != "tls")
+                .map(|(name, seconds)| Phase {
+                    name: name.to_string(),
+                    seconds: *seconds,
+                })
+                .collect(),
+        });
+        let mut lines = vec![format!(
+            "probe_success {} after {duration:.3}s, {} redirects",
+            u8::from(outcome.success),
+            outcome.redirects
+        )];
+        if let Some(failure) = &outcome.failure {
+            lines.push(format!("failed: {failure}"));
+        }
+        if outcome.failed_due_to_regex {
+            lines.push("the body failed a fail_if_body_… check".to_string());
+        }
+        recorder.section("probe", lines);
     }
 }
 

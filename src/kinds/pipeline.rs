@@ -65,7 +65,18 @@ impl Pipeline {
         ctx: &Context,
     ) -> Result<serde_json::Value, CollectError> {
         let body = request.source.fetch(ctx).await?;
-        formats::parse(format, &body)
+        // An explanation holds one answer excerpt: the single request's. The requests of a
+        // multi-request collection are each listed with their status and size, and the
+        // combined records are shown.
+        let recorder = ctx.explain().filter(|_| request.name.is_none());
+        if let Some(recorder) = recorder {
+            recorder.answer(&body);
+        }
+        let records = formats::parse(format, &body)?;
+        if let Some(recorder) = recorder {
+            recorder.records(&records);
+        }
+        Ok(records)
     }
 }
 
@@ -75,7 +86,7 @@ impl Collector for Pipeline {
         if let [(request, format)] = &self.requests[..] {
             if request.name.is_none() {
                 let records = Self::records(request, format, ctx).await?;
-                return Ok(self.mapping.apply(&records));
+                return Ok(self.mapping.apply_explained(&records, ctx.explain()));
             }
         }
         // One request at a time, in the order listed: the app sees one connection from the
@@ -91,7 +102,9 @@ impl Collector for Pipeline {
                     document.insert(name, records);
                 }
                 Err(e) => {
-                    let e = CollectError::new(e.reason, format!("request {name:?}: {}", e.message));
+                    let page = format!("request {name:?}: {}", e.page_message());
+                    let e = CollectError::new(e.reason, format!("request {name:?}: {}", e.message))
+                        .with_page_message(page);
                     if !request.optional {
                         return Err(e);
                     }
@@ -99,7 +112,11 @@ impl Collector for Pipeline {
                 }
             }
         }
-        let mut collection = self.mapping.apply(&serde_json::Value::Object(document));
+        let document = serde_json::Value::Object(document);
+        if let Some(recorder) = ctx.explain() {
+            recorder.records(&document);
+        }
+        let mut collection = self.mapping.apply_explained(&document, ctx.explain());
         problems.append(&mut collection.problems);
         collection.problems = problems;
         Ok(collection)

@@ -30,6 +30,7 @@ use super::Builder;
 use crate::client::http::{HttpRequestConfig, HttpSource};
 use crate::collector::{CollectError, Collection, Collector, Context, Reason};
 use crate::config::{ConfigError, KeyError, KindKeys};
+use crate::explain::Recorder;
 use crate::formats::prom_text::parse_exposition_as;
 use crate::model::{Format, MetricFamily};
 use crate::relabel::{RelabelConfig, Relabeler};
@@ -95,12 +96,97 @@ pub fn process_exposition(
     relabeler: &Relabeler,
     max_series: usize,
 ) -> Result<Collection, CollectError> {
+    process_exposition_explained(body, content_type, relabeler, max_series, None)
+}
+
+/// [`process_exposition`], recording in `recorder` (when there is one) the answer and which
+/// families relabelling and `max_series` kept and dropped.
+pub fn process_exposition_explained(
+    body: &[u8],
+    content_type: &str,
+    relabeler: &Relabeler,
+    max_series: usize,
+    recorder: Option<&Recorder>,
+) -> Result<Collection, CollectError> {
+    if let Some(recorder) = recorder {
+        recorder.answer(body);
+    }
     let families = parse_exposition_as(body, Format::from_content_type(content_type))?;
+    let answered = recorder.map(|_| series_counts(&families));
     let mut problems = Vec::new();
     let families = relabeler.apply(families, &mut problems);
+    let relabelled = recorder.map(|_| series_counts(&families));
     let (families, limited) = limit_series(families, max_series);
     problems.extend(limited);
+    if let (Some(recorder), Some(answered), Some(relabelled)) = (recorder, answered, relabelled) {
+        let kept = series_counts(&families);
+        let total: usize = answered.iter().map(|(_, n)| n).sum();
+        recorder.section(
+            "exposition",
+            vec![format!(
+                "the app answered {} families with {total} series",
+                answered.len()
+            )],
+        );
+        recorder.section(
+            "metric_relabel_configs kept",
+            family_lines(
+                relabelled
+                    .iter()
+                    .filter(|(name, _)| answered.iter().any(|(n, _)| n == name)),
+            ),
+        );
+        recorder.section(
+            "metric_relabel_configs dropped (whole families)",
+            family_lines(
+                answered
+                    .iter()
+                    .filter(|(name, _)| !relabelled.iter().any(|(n, _)| n == name)),
+            ),
+        );
+        let made = family_lines(
+            relabelled
+                .iter()
+                .filter(|(name, _)| !answered.iter().any(|(n, _)| n == name)),
+        );
+        if !made.is_empty() {
+            recorder.section("metric_relabel_configs made (renamed families)", made);
+        }
+        recorder.section(
+            format!("dropped past max_series {max_series}"),
+            family_lines(
+                relabelled
+                    .iter()
+                    .filter(|(name, _)| !kept.iter().any(|(n, _)| n == name)),
+            ),
+        );
+    }
     Ok(Collection { families, problems })
+}
+
+/// The families' names with their series counts.
+fn series_counts(families: &[MetricFamily]) -> Vec<(String, usize)> {
+    families
+        .iter()
+        .map(|f| (f.name.clone(), f.samples.len()))
+        .collect()
+}
+
+/// The most families listed in one section of an explanation.
+const FAMILIES_LISTED: usize = 50;
+
+/// `name: N series` lines, at most [`FAMILIES_LISTED`] and a line for the rest.
+fn family_lines<'a>(families: impl Iterator<Item = &'a (String, usize)>) -> Vec<String> {
+    let all: Vec<&(String, usize)> = families.collect();
+    let mut lines: Vec<String> = all
+        .iter()
+        .take(FAMILIES_LISTED)
+        .map(|(name, series)| format!("{name}: {series} series"))
+        .collect();
+    if all.len() > FAMILIES_LISTED {
+        lines.push(format!("and {} more families", all.len() - FAMILIES_LISTED));
+    }
+    lines
 }
 
 /// The `prometheus` kind's own keys, besides the HTTP request keys.
@@ -166,11 +252,12 @@ impl Collector for PrometheusCollector {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        process_exposition(
+        process_exposition_explained(
             &response.body,
             content_type,
             &self.relabeler,
             self.max_series,
+            ctx.explain(),
         )
         .map_err(|e| {
             CollectError::new(

@@ -86,10 +86,12 @@ impl TcpSource {
     }
 
     async fn exchange(&self, ctx: &Context) -> Result<Bytes, CollectError> {
+        let mut timer = ctx.request_timer("TCP", &self.address);
         let mut stream = tokio::net::TcpStream::connect(&self.address)
             .await
             .map_err(|e| CollectError::new(Reason::Connect, format!("cannot connect: {e}")))?;
         ctx.count_request();
+        timer.phase("connect");
         if !self.command.is_empty() {
             stream.write_all(&self.command).await.map_err(|e| {
                 CollectError::new(Reason::Connect, format!("cannot send the command: {e}"))
@@ -125,6 +127,8 @@ impl TcpSource {
                 }
             }
         }
+        timer.phase("read");
+        timer.bytes(body.len());
         Ok(body.finish())
     }
 }

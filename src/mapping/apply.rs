@@ -1,5 +1,7 @@
 //! Applying compiled rules to one document: paths, labels and values are evaluated, what was
 //! found becomes numbers, and the series go into families, with problems reported per series.
+//! When the collection is explained, what each rule produced, or why it produced nothing, is
+//! traced as well.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,6 +12,7 @@ use super::jsonpath::{render, Evaluated, Expr, Hit, Key};
 use super::number::{count_chars, parse_number_text, rfc3339_ms, unquote_extend, version_number};
 use super::rule::TimeFormat;
 use crate::collector::{CollectError, Collection, Reason};
+use crate::explain::{Found, Miss, RuleTrace, MISSES_LISTED};
 use crate::model::{labels_text, Labels, MetricFamily, Sample};
 
 /// At most this many problems of one kind are listed per rule and collection; the rest are
@@ -17,9 +20,20 @@ use crate::model::{labels_text, Labels, MetricFamily, Sample};
 /// log and the status page.
 const PROBLEMS_LISTED_PER_RULE: usize = 5;
 
-/// Applies the rules to one document.
-pub(super) fn apply_rules(rules: &[CompiledRule], data: &Value) -> Collection {
+/// Applies the rules to one document; with `trace`, also says what each rule produced.
+pub(super) fn apply_rules(
+    rules: &[CompiledRule],
+    data: &Value,
+    trace: bool,
+) -> (Collection, Vec<RuleTrace>) {
     let mut out = Output::default();
+    if trace {
+        let mut traces = Traces::default();
+        for rule in rules {
+            traces.register(rule);
+        }
+        out.traces = Some(traces);
+    }
     for rule in rules {
         apply_rule(rule, Hit::root(data), &[], &mut out);
     }
@@ -36,6 +50,62 @@ struct Output<'r> {
     /// Family name → its index in `families`.
     by_name: HashMap<&'r str, usize>,
     problems: Problems<'r>,
+    /// Present when the collection is explained.
+    traces: Option<Traces<'r>>,
+}
+
+/// What each rule produced, in config order (a rule's nested rules after it).
+#[derive(Default)]
+struct Traces<'r> {
+    rules: Vec<RuleTrace>,
+    /// Rule location → its index in `rules`.
+    index: HashMap<&'r str, usize>,
+}
+
+impl<'r> Traces<'r> {
+    fn register(&mut self, rule: &'r CompiledRule) {
+        self.index.insert(&rule.location, self.rules.len());
+        self.rules.push(RuleTrace {
+            rule: rule.location.clone(),
+            path: rule.path.clone(),
+            ..RuleTrace::default()
+        });
+        for child in &rule.children {
+            self.register(child);
+        }
+    }
+
+    fn get(&mut self, rule: &CompiledRule) -> Option<&mut RuleTrace> {
+        let index = *self.index.get(rule.location.as_str())?;
+        self.rules.get_mut(index)
+    }
+}
+
+/// What went wrong for one series: the sentence for the log, the one for pages that must not
+/// show the app's data, and the app's values involved.
+struct Message {
+    full: String,
+    page: String,
+    found: Vec<Found>,
+}
+
+impl Message {
+    /// A sentence with nothing from the app's answer but keys.
+    fn plain(text: String) -> Message {
+        Message {
+            page: text.clone(),
+            full: text,
+            found: Vec::new(),
+        }
+    }
+
+    fn prefixed(self, prefix: &str) -> Message {
+        Message {
+            full: format!("{prefix}{}", self.full),
+            page: format!("{prefix}{}", self.page),
+            found: self.found,
+        }
+    }
 }
 
 /// Problems, listed up to [`PROBLEMS_LISTED_PER_RULE`] per rule and reason.
@@ -54,12 +124,14 @@ impl<'r> Problems<'r> {
         *count <= PROBLEMS_LISTED_PER_RULE
     }
 
-    fn add(&mut self, rule: &'r CompiledRule, reason: Reason, message: String) {
+    fn add(&mut self, rule: &'r CompiledRule, reason: Reason, message: &Message) {
         if self.count(rule, reason) {
-            self.listed.push(CollectError::new(
-                reason,
-                format!("{}: {message}", rule.location),
-            ));
+            let mut error =
+                CollectError::new(reason, format!("{}: {}", rule.location, message.full));
+            if message.page != message.full {
+                error = error.with_page_message(format!("{}: {}", rule.location, message.page));
+            }
+            self.listed.push(error);
         }
     }
 
@@ -90,6 +162,27 @@ impl<'r> Problems<'r> {
 }
 
 impl<'r> Output<'r> {
+    /// Reports a problem of `rule` and traces it as a miss.
+    fn problem(&mut self, rule: &'r CompiledRule, reason: Reason, message: Message) {
+        self.problems.add(rule, reason, &message);
+        self.miss(rule, reason, message);
+    }
+
+    fn miss(&mut self, rule: &CompiledRule, reason: Reason, message: Message) {
+        let Some(trace) = self.traces.as_mut().and_then(|t| t.get(rule)) else {
+            return;
+        };
+        if trace.misses.len() < MISSES_LISTED {
+            trace.misses.push(Miss {
+                reason: reason.to_string(),
+                what: message.page,
+                found: message.found,
+            });
+        } else {
+            trace.unlisted_misses += 1;
+        }
+    }
+
     fn push(
         &mut self,
         rule: &'r CompiledRule,
@@ -114,25 +207,61 @@ impl<'r> Output<'r> {
         sample.timestamp_ms = timestamp_ms;
         self.families[index].samples.push(sample);
         self.made_by[index].push(rule);
+        if let Some(trace) = self.traces.as_mut().and_then(|t| t.get(rule)) {
+            trace.series += 1;
+        }
     }
 
-    fn finish(mut self) -> Collection {
-        for (family, made_by) in self.families.iter_mut().zip(&self.made_by) {
+    fn finish(mut self) -> (Collection, Vec<RuleTrace>) {
+        let mut families = std::mem::take(&mut self.families);
+        let made_by = std::mem::take(&mut self.made_by);
+        for (family, made_by) in families.iter_mut().zip(&made_by) {
             for (index, sample) in family.drop_repeated_series() {
-                let message = format!(
-                    "`{}` already has a series with labels {{{}}}; the later one was dropped",
-                    family.name,
-                    labels_text(&sample.labels)
-                );
-                self.problems
-                    .add(made_by[index], Reason::DuplicateSeries, message);
+                let rule = made_by[index];
+                let message = Message {
+                    full: format!(
+                        "`{}` already has a series with labels {{{}}}; the later one was dropped",
+                        family.name,
+                        labels_text(&sample.labels)
+                    ),
+                    page: format!(
+                        "`{}` already has a series with the same labels ({}); the later one was dropped",
+                        family.name,
+                        label_names(&sample.labels)
+                    ),
+                    found: sample
+                        .labels
+                        .iter()
+                        .map(|(name, value)| Found {
+                            key: name.clone(),
+                            value: value.clone(),
+                        })
+                        .collect(),
+                };
+                if let Some(trace) = self.traces.as_mut().and_then(|t| t.get(rule)) {
+                    trace.series = trace.series.saturating_sub(1);
+                }
+                self.problem(rule, Reason::DuplicateSeries, message);
             }
         }
-        Collection {
-            families: self.families,
-            problems: self.problems.finish(),
-        }
+        let traces = self.traces.map(|t| t.rules).unwrap_or_default();
+        (
+            Collection {
+                families,
+                problems: self.problems.finish(),
+            },
+            traces,
+        )
     }
+}
+
+/// `id, zone` or `no labels`.
+fn label_names(labels: &Labels) -> String {
+    if labels.is_empty() {
+        return "no labels".to_string();
+    }
+    let names: Vec<String> = labels.iter().map(|(name, _)| format!("`{name}`")).collect();
+    format!("labels {}", names.join(", "))
 }
 
 fn apply_rule<'r>(
@@ -146,10 +275,25 @@ fn apply_rule<'r>(
         Some(selector) => {
             let (objects, absent) = selector.select(node);
             if objects.is_empty() {
-                if let Some(absent) = absent {
-                    if !rule.allow_missing_key {
-                        out.problems
-                            .add(rule, Reason::Mapping, format!("path {absent}"));
+                match absent {
+                    Some(absent) if !rule.allow_missing_key => {
+                        out.problem(
+                            rule,
+                            Reason::Mapping,
+                            Message::plain(format!("path {absent}")),
+                        );
+                    }
+                    Some(absent) => {
+                        let text = format!("path {absent} (allowed: allow_missing_key)");
+                        out.miss(rule, Reason::Mapping, Message::plain(text));
+                    }
+                    None => {
+                        let text = format!(
+                            "the path `{}` selected no objects (a filter or wildcard that \
+                             matches nothing is not a problem)",
+                            rule.path
+                        );
+                        out.miss(rule, Reason::Mapping, Message::plain(text));
                     }
                 }
             }
@@ -179,17 +323,36 @@ fn apply_rule<'r>(
             for value in &rule.values {
                 match evaluate_value(rule, value, object) {
                     Ok(Some(number)) => out.push(rule, value, &labels, number, timestamp_ms),
-                    Ok(None) => {}
-                    Err(ValueError::Missing(_)) if rule.missing_message.is_some() => {
-                        let message = rule.missing_message.clone().unwrap_or_default();
-                        out.problems.add_in_words(rule, message);
+                    Ok(None) => {
+                        let text = format!(
+                            "`{}`{}: skipped (allow_missing_key)",
+                            value.family,
+                            describe(object)
+                        );
+                        out.miss(rule, Reason::Mapping, Message::plain(text));
                     }
-                    Err(ValueError::Missing(message) | ValueError::Bad(message)) => {
-                        out.problems.add(
-                            rule,
-                            Reason::Mapping,
-                            format!("`{}`{}: {message}", value.family, describe(object)),
-                        )
+                    Err(ValueError::Missing(what)) if rule.missing_message.is_some() => {
+                        let message = rule.missing_message.clone().unwrap_or_default();
+                        out.problems.add_in_words(rule, message.clone());
+                        let text =
+                            format!("`{}`{}: {what} ({message})", value.family, describe(object));
+                        out.miss(rule, Reason::Mapping, Message::plain(text));
+                    }
+                    Err(ValueError::Missing(what)) => {
+                        let message = Message::plain(what).prefixed(&format!(
+                            "`{}`{}: ",
+                            value.family,
+                            describe(object)
+                        ));
+                        out.problem(rule, Reason::Mapping, message);
+                    }
+                    Err(ValueError::Bad(bad)) => {
+                        let message = bad.into_message(&value.source).prefixed(&format!(
+                            "`{}`{}: ",
+                            value.family,
+                            describe(object)
+                        ));
+                        out.problem(rule, Reason::Mapping, message);
                     }
                 }
             }
@@ -226,16 +389,15 @@ fn evaluate_labels<'r>(
                     // Stated in the rule: an expected absence, not a problem.
                     Some(text) => text.clone(),
                     None => {
-                        if !rule.allow_missing_key {
-                            out.problems.add(
-                                rule,
-                                Reason::Mapping,
-                                format!(
-                                    "label `{}`{}: {what}; left empty",
-                                    label.name,
-                                    describe(object)
-                                ),
-                            );
+                        let message = Message::plain(format!(
+                            "label `{}`{}: {what}; left empty",
+                            label.name,
+                            describe(object)
+                        ));
+                        if rule.allow_missing_key {
+                            out.miss(rule, Reason::Mapping, message);
+                        } else {
+                            out.problem(rule, Reason::Mapping, message);
                         }
                         String::new()
                     }
@@ -272,32 +434,51 @@ fn evaluate_timestamp<'r>(
             if rule.allow_missing_key {
                 return None;
             }
-            Err(what)
+            Err(BadValue::plain(what))
         }
-        Evaluated::Json(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| format!("{n} is not an integer number of milliseconds")),
+        Evaluated::Json(Value::Number(n)) => n.as_i64().ok_or_else(|| {
+            BadValue::found(
+                n.to_string(),
+                format!("{n} is not an integer number of milliseconds"),
+                "a number that is not an integer number of milliseconds",
+            )
+        }),
         Evaluated::Json(Value::String(s)) => parse_epoch_ms(s),
         Evaluated::Text(s) => parse_epoch_ms(&s),
-        Evaluated::Json(other) => Err(format!("{other} is not a number of milliseconds")),
+        Evaluated::Json(other) => Err(BadValue::plain(format!(
+            "found {} {}, not a number of milliseconds",
+            article(other),
+            crate::explain::type_name(other)
+        ))),
     };
     match parsed {
         Ok(ms) => Some(ms),
-        Err(message) => {
-            out.problems.add(
-                rule,
-                Reason::Mapping,
-                format!("epochTimestamp{}: {message}", describe(object)),
-            );
+        Err(bad) => {
+            let message = bad
+                .into_message("epochTimestamp")
+                .prefixed(&format!("epochTimestamp{}: ", describe(object)));
+            out.problem(rule, Reason::Mapping, message);
             None
         }
     }
 }
 
-fn parse_epoch_ms(text: &str) -> Result<i64, String> {
+fn article(value: &Value) -> &'static str {
+    match value {
+        Value::Array(_) | Value::Object(_) => "an",
+        _ => "a",
+    }
+}
+
+fn parse_epoch_ms(text: &str) -> Result<i64, BadValue> {
     let text = text.strip_suffix("u64").unwrap_or(text);
-    text.parse()
-        .map_err(|_| format!("`{text}` is not an integer number of milliseconds"))
+    text.parse().map_err(|_| {
+        BadValue::found(
+            text.to_string(),
+            format!("`{text}` is not an integer number of milliseconds"),
+            "a text that is not an integer number of milliseconds",
+        )
+    })
 }
 
 /// Why a value gave no number.
@@ -305,7 +486,51 @@ enum ValueError {
     /// The path found nothing.
     Missing(String),
     /// What it found is not a number.
-    Bad(String),
+    Bad(BadValue),
+}
+
+/// A found value that is not usable: the sentence with the value, the one without, and the
+/// value.
+struct BadValue {
+    full: String,
+    page: String,
+    found: Option<String>,
+}
+
+impl BadValue {
+    /// A sentence that holds nothing from the answer.
+    fn plain(text: String) -> BadValue {
+        BadValue {
+            page: text.clone(),
+            full: text,
+            found: None,
+        }
+    }
+
+    /// `full` names the value `found`; `page` says the same without it.
+    fn found(found: String, full: String, page: &str) -> BadValue {
+        BadValue {
+            full,
+            page: page.to_string(),
+            found: Some(found),
+        }
+    }
+
+    /// The message, the value filed under the path it was read at (`key`).
+    fn into_message(self, key: &str) -> Message {
+        Message {
+            full: self.full,
+            page: self.page,
+            found: self
+                .found
+                .map(|value| Found {
+                    key: key.to_string(),
+                    value,
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
 }
 
 /// The number for one value of one object: `Ok(None)` when it is missing and that is allowed.
@@ -340,7 +565,7 @@ fn evaluate_value(
             match one_number(rule, value, Evaluated::Json(hit.value)) {
                 Ok(Some(number)) => total += number,
                 Ok(None) => {}
-                Err(message) => return Err(ValueError::Bad(message)),
+                Err(bad) => return Err(ValueError::Bad(bad)),
             }
         }
         return Ok(Some(scaled(rule, total)));
@@ -379,9 +604,16 @@ fn one_number(
     rule: &CompiledRule,
     value: &CompiledValue,
     evaluated: Evaluated<'_>,
-) -> Result<Option<f64>, String> {
+) -> Result<Option<f64>, BadValue> {
+    let no_version = |text: String| {
+        BadValue::found(
+            text.clone(),
+            format!("no dotted version number in {text:?}"),
+            "no dotted version number in the text found",
+        )
+    };
     let number = match evaluated {
-        Evaluated::Missing(what) => return Err(what),
+        Evaluated::Missing(what) => return Err(BadValue::plain(what)),
         Evaluated::Json(json) if rule.time_format.is_some() => time_number(rule, &render(json))?,
         Evaluated::Text(text) if rule.time_format.is_some() => time_number(rule, &text)?,
         Evaluated::Json(json) => {
@@ -389,8 +621,7 @@ fn one_number(
                 count_chars(&render(json), chars)
             } else if let Some(widths) = &rule.version_number {
                 let text = render(json);
-                version_number(&text, widths)
-                    .ok_or_else(|| format!("no dotted version number in {text:?}"))?
+                version_number(&text, widths).ok_or_else(|| no_version(text.into_owned()))?
             } else if let Some(number) = mapped(rule, value, || render(json)) {
                 number
             } else {
@@ -403,8 +634,12 @@ fn one_number(
                         Some(number) => number,
                         None => return Ok(None),
                     },
-                    Value::Array(_) => return Err("found an array, not a number".to_string()),
-                    Value::Object(_) => return Err("found an object, not a number".to_string()),
+                    Value::Array(_) => {
+                        return Err(BadValue::plain("found an array, not a number".to_string()))
+                    }
+                    Value::Object(_) => {
+                        return Err(BadValue::plain("found an object, not a number".to_string()))
+                    }
                 }
             }
         }
@@ -412,8 +647,7 @@ fn one_number(
             if let Some(chars) = &rule.count_chars {
                 count_chars(&text, chars)
             } else if let Some(widths) = &rule.version_number {
-                version_number(&text, widths)
-                    .ok_or_else(|| format!("no dotted version number in {text:?}"))?
+                version_number(&text, widths).ok_or_else(|| no_version(text.clone()))?
             } else if let Some(number) = mapped(rule, value, || text.as_str().into()) {
                 number
             } else {
@@ -428,9 +662,14 @@ fn one_number(
 }
 
 /// A time written as text, as a number since the epoch (`time_format`).
-fn time_number(rule: &CompiledRule, text: &str) -> Result<f64, String> {
-    let millis =
-        rfc3339_ms(text).ok_or_else(|| format!("{text:?} is not an RFC 3339 date-time"))?;
+fn time_number(rule: &CompiledRule, text: &str) -> Result<f64, BadValue> {
+    let millis = rfc3339_ms(text).ok_or_else(|| {
+        BadValue::found(
+            text.to_string(),
+            format!("{text:?} is not an RFC 3339 date-time"),
+            "the text found is not an RFC 3339 date-time",
+        )
+    })?;
     Ok(match rule.time_format {
         // Whole seconds, truncated as Go's `Unix()` does.
         Some(TimeFormat::Rfc3339) => (millis / 1000.0).floor(),
@@ -462,7 +701,7 @@ fn mapped<'a>(
 
 /// A string as a number, as json_exporter reads it: `Ok(None)` for an empty string when
 /// `allow_missing_key` is set.
-fn text_number(rule: &CompiledRule, text: &str) -> Result<Option<f64>, String> {
+fn text_number(rule: &CompiledRule, text: &str) -> Result<Option<f64>, BadValue> {
     if text.is_empty() && rule.allow_missing_key {
         return Ok(None);
     }
@@ -478,7 +717,15 @@ fn text_number(rule: &CompiledRule, text: &str) -> Result<Option<f64>, String> {
             number.parse::<f64>().ok().map(|n| n * factor)
         })
         .map(Some)
-        .ok_or_else(|| format!("{text:?} is not a number"))
+        .ok_or_else(|| {
+            let page = if rule.units.is_empty() {
+                "a text that is not a number".to_string()
+            } else {
+                "a text that is not a number, with or without one of the `units` suffixes"
+                    .to_string()
+            };
+            BadValue::found(text.to_string(), format!("{text:?} is not a number"), &page)
+        })
 }
 
 #[cfg(test)]

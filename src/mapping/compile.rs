@@ -13,6 +13,8 @@ use crate::model::{is_valid_label_name, is_valid_metric_name, MetricType};
 pub(super) struct CompiledRule {
     /// `metrics[2] (example_value)`, for problems.
     pub(super) location: String,
+    /// The rule's `path` as written, for explanations.
+    pub(super) path: String,
     /// `type: object`: the objects to read; `type: value`: `None` (the node itself).
     pub(super) selector: Option<Expr>,
     pub(super) values: Vec<CompiledValue>,
@@ -66,6 +68,8 @@ pub(super) struct CompiledValue {
     pub(super) help: String,
     pub(super) metric_type: MetricType,
     pub(super) expr: Expr,
+    /// The value's path as written, for explanations.
+    pub(super) source: String,
     /// `valueconverter` for this value, keys lower-cased.
     pub(super) converter: HashMap<String, f64>,
 }
@@ -214,6 +218,7 @@ fn compile_rule(
                 help: help.clone(),
                 metric_type,
                 expr: compile_expr("path", &rule.path)?,
+                source: rule.path.clone(),
                 converter: converter_for(&[rule.path.as_str(), rule.name.as_str()])?,
             });
             None
@@ -238,6 +243,7 @@ fn compile_rule(
                     help: help.clone(),
                     metric_type,
                     expr: compile_expr(&format!("values.{value_name}"), template)?,
+                    source: template.clone(),
                     converter: converter_for(&[template.as_str(), value_name.as_str()])?,
                 });
             }
@@ -359,6 +365,7 @@ fn compile_rule(
 
     Ok(CompiledRule {
         location,
+        path: rule.path.clone(),
         selector,
         values,
         labels,

@@ -454,21 +454,26 @@ impl Query {
             current
         };
         let mut nodes = vec![start];
-        for step in &self.steps {
+        for (walked, step) in self.steps.iter().enumerate() {
             let mut next = Vec::new();
             for node in &nodes {
                 step.apply(*node, root, &mut next);
             }
             if next.is_empty() {
                 let absent = match step {
-                    Step::Names(names) => Some(format!("`{}` is not found", names.join("`, `"))),
+                    Step::Names(names) => Some(format!(
+                        "`{}` is not found{}",
+                        names.join("`, `"),
+                        self.what_is_there(walked, &nodes)
+                    )),
                     Step::Indices(indices) => Some(format!(
-                        "index {} is out of range",
+                        "index {} is out of range{}",
                         indices
                             .iter()
                             .map(i64::to_string)
                             .collect::<Vec<_>>()
-                            .join(", ")
+                            .join(", "),
+                        self.what_is_there(walked, &nodes)
                     )),
                     _ => None,
                 };
@@ -483,7 +488,93 @@ impl Query {
     }
 }
 
+/// The most keys named when a member is not found.
+const KEYS_NAMED: usize = 12;
+
+impl Query {
+    /// ` under `.stats` (keys there: `a`, `b`)`: where the path stopped finding anything and
+    /// what it found there instead (keys are named, values never: they are the app's data).
+    fn what_is_there(&self, walked: usize, nodes: &[Hit<'_>]) -> String {
+        let walked: String = self.steps[..walked].iter().map(Step::text).collect();
+        let place = if walked.is_empty() {
+            String::new()
+        } else {
+            format!(" under `{walked}`")
+        };
+        let mut keys: Vec<&str> = Vec::new();
+        let mut lengths: Vec<usize> = Vec::new();
+        let mut others: Vec<&'static str> = Vec::new();
+        for node in nodes {
+            match node.value {
+                Value::Object(map) => {
+                    for key in map.keys() {
+                        if !keys.contains(&key.as_str()) {
+                            keys.push(key);
+                        }
+                    }
+                }
+                Value::Array(items) => lengths.push(items.len()),
+                other => others.push(crate::explain::type_name(other)),
+            }
+        }
+        let there = if !keys.is_empty() {
+            let named: Vec<String> = keys
+                .iter()
+                .take(KEYS_NAMED)
+                .map(|k| format!("`{k}`"))
+                .collect();
+            let more = keys.len().saturating_sub(KEYS_NAMED);
+            format!(
+                "keys there: {}{}",
+                named.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )
+        } else if !lengths.is_empty() {
+            let lengths: Vec<String> = lengths.iter().take(3).map(usize::to_string).collect();
+            format!("an array of {} elements there", lengths.join("/"))
+        } else if let Some(first) = others.first() {
+            format!("a {first} there, not an object")
+        } else {
+            "an empty object there".to_string()
+        };
+        format!("{place} ({there})")
+    }
+}
+
 impl Step {
+    /// The step as written in a kubectl template (`.name`, `[*]`, `[0]`).
+    fn text(&self) -> String {
+        match self {
+            Step::Names(names) if names.len() == 1 => format!(".{}", names[0]),
+            Step::Names(names) => format!("['{}']", names.join("','")),
+            Step::Wildcard => "[*]".to_string(),
+            Step::Indices(indices) => format!(
+                "[{}]",
+                indices
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            Step::Slice(start, end, step) => format!(
+                "[{}:{}{}]",
+                start.map(|s| s.to_string()).unwrap_or_default(),
+                end.map(|e| e.to_string()).unwrap_or_default(),
+                if *step == 1 {
+                    String::new()
+                } else {
+                    format!(":{step}")
+                }
+            ),
+            Step::Filter(_) => "[?(…)]".to_string(),
+            Step::Recursive(step) => format!(".{}", step.text()),
+        }
+    }
+
     fn apply<'a>(&self, node: Hit<'a>, root: &'a Value, out: &mut Vec<Hit<'a>>) {
         match self {
             Step::Names(names) => {

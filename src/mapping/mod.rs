@@ -24,6 +24,7 @@ mod rule;
 use serde_json::Value;
 
 use crate::collector::Collection;
+use crate::explain::Recorder;
 
 pub use rule::{MetricRule, RuleType, TimeFormat, ValueType};
 
@@ -45,7 +46,17 @@ impl Mapping {
     /// Applies the rules to one document. Never fails as a whole: what cannot be mapped is
     /// reported per series in `problems`.
     pub fn apply(&self, data: &Value) -> Collection {
-        apply::apply_rules(&self.rules, data)
+        apply::apply_rules(&self.rules, data, false).0
+    }
+
+    /// [`Mapping::apply`], also recording in `recorder` (when there is one) what each rule
+    /// produced, or why it produced nothing.
+    pub fn apply_explained(&self, data: &Value, recorder: Option<&Recorder>) -> Collection {
+        let (collection, traces) = apply::apply_rules(&self.rules, data, recorder.is_some());
+        if let Some(recorder) = recorder {
+            recorder.rules(traces);
+        }
+        collection
     }
 }
 

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::collector::{CollectError, Collector, Context, Reason};
 use crate::config::{ConfigError, LoadedConfig};
+use crate::explain::{Finished, Recorded, Recorder};
 use crate::kinds;
 use crate::model::{Labels, MetricFamily};
 
@@ -130,13 +131,30 @@ pub struct CollectorEntry {
     /// The HELP text of the `up_metric` gauge (`up_help`, or a sentence naming the collector);
     /// set whenever `up_metric` is.
     pub up_help: Option<String>,
+    /// The preset it was made from.
+    pub preset: Option<String>,
+    /// Its `redact:` keys.
+    pub redact: Vec<String>,
     collector: Arc<dyn Collector>,
     counters: Arc<Counters>,
     requests: Arc<AtomicU64>,
     in_flight: Mutex<Option<Flight>>,
     last: Mutex<Option<Arc<Outcome>>>,
+    /// The most recent failure, in words without the app's data.
     last_error: Mutex<Option<(SystemTime, String)>>,
+    last_success: Mutex<Option<SystemTime>>,
+    explained: Mutex<Option<(Instant, Arc<Recorded>)>>,
+    /// Collections are explained until then: someone looked at the debug page recently.
+    explain_until: Mutex<Option<Instant>>,
+    /// When a debug page last started a collection of its own.
+    page_collection_started: Mutex<Option<Instant>>,
 }
+
+/// How long after a look at the debug page the scrapes' collections are explained too.
+const EXPLAIN_WINDOW: Duration = Duration::from_secs(300);
+/// The shortest time between two collections started by debug pages (or `min_interval` when
+/// longer).
+pub const FRESH_EXPLAIN_INTERVAL: Duration = Duration::from_secs(1);
 
 impl CollectorEntry {
     /// The most recent finished collection.
@@ -149,17 +167,76 @@ impl CollectorEntry {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// The most recent failure (even if a later collection succeeded), with its time.
+    /// The most recent failure (even if a later collection succeeded), with its time, in words
+    /// without the app's data (for the status page).
     pub fn last_error(&self) -> Option<(SystemTime, String)> {
         lock(&self.last_error).clone()
     }
 
-    /// Runs one collection, bounded by `deadline`, and records its outcome.
-    async fn run(self: Arc<Self>, deadline: Instant) -> Arc<Outcome> {
+    /// When a collection last succeeded.
+    pub fn last_success(&self) -> Option<SystemTime> {
+        *lock(&self.last_success)
+    }
+
+    /// The most recent explained collection.
+    pub fn last_explained(&self) -> Option<Arc<Recorded>> {
+        lock(&self.explained).as_ref().map(|(_, e)| e.clone())
+    }
+
+    fn wants_explaining(&self) -> bool {
+        lock(&self.explain_until).is_some_and(|until| Instant::now() < until)
+    }
+
+    /// The explanation of a collection for the debug page: the last explained one, or with
+    /// `fresh` a new one. Never more collections than scrapes would make: a collection in
+    /// flight is joined, and a page starts one of its own at most once per `min_interval` (at
+    /// least [`FRESH_EXPLAIN_INTERVAL`]); asked more often, it answers with the last one.
+    pub async fn explain(
+        self: &Arc<Self>,
+        fresh: bool,
+        min_interval: Duration,
+    ) -> Option<Arc<Recorded>> {
+        let asked = Instant::now();
+        *lock(&self.explain_until) = Some(asked + EXPLAIN_WINDOW);
+        let spacing = min_interval.max(FRESH_EXPLAIN_INTERVAL);
+        let cached = lock(&self.explained).clone();
+        if let Some((finished, explained)) = &cached {
+            if !fresh || finished.elapsed() < spacing {
+                return Some(explained.clone());
+            }
+        }
+        let in_flight = lock(&self.in_flight)
+            .as_ref()
+            .map(|(flight, _)| flight.clone());
+        if let Some(flight) = in_flight {
+            flight.await;
+            if let Some((finished, explained)) = lock(&self.explained).as_ref() {
+                if *finished >= asked || cached.is_none() {
+                    return Some(explained.clone());
+                }
+            }
+        }
+        {
+            let mut started = lock(&self.page_collection_started);
+            if started.is_some_and(|at| at.elapsed() < spacing) {
+                return self.last_explained();
+            }
+            *started = Some(Instant::now());
+        }
+        let (flight, _) = self.flight(Instant::now() + self.timeout, true);
+        flight.await;
+        self.last_explained()
+    }
+
+    /// Runs one collection, bounded by `deadline`, and records its outcome (and, with
+    /// `explain`, its explanation).
+    async fn run(self: Arc<Self>, deadline: Instant, explain: bool) -> Arc<Outcome> {
         let started = Instant::now();
+        let recorder = explain.then(|| Arc::new(Recorder::new(self.redact.clone())));
         let ctx = Context {
             deadline,
             target_requests: self.requests.clone(),
+            explain: recorder.clone(),
         };
         let result = tokio::time::timeout_at(deadline, self.collector.collect(&ctx)).await;
         let duration = started.elapsed();
@@ -197,6 +274,20 @@ impl CollectorEntry {
             outcome.families.insert(0, family);
         }
         self.record(&outcome);
+        if let Some(recorder) = recorder {
+            let explained = recorder.finish(&Finished {
+                collector: &self.name,
+                kind: self.kind,
+                preset: self.preset.as_deref(),
+                target: &self.target,
+                finished_wall: outcome.finished_wall,
+                duration: outcome.duration,
+                error: outcome.error.as_ref(),
+                problems: &outcome.problems,
+                families: &outcome.families,
+            });
+            *lock(&self.explained) = Some((outcome.finished_at, Arc::new(explained)));
+        }
         let outcome = Arc::new(outcome);
         *lock(&self.last) = Some(outcome.clone());
         *lock(&self.in_flight) = None;
@@ -205,10 +296,14 @@ impl CollectorEntry {
 
     fn record(&self, outcome: &Outcome) {
         self.log_change(outcome);
+        if outcome.up() {
+            *lock(&self.last_success) = Some(outcome.finished_wall);
+        }
         if let Some(error) = &outcome.error {
             self.counters
                 .count_error(&self.name, self.kind, error.reason);
-            *lock(&self.last_error) = Some((outcome.finished_wall, error.message.clone()));
+            *lock(&self.last_error) =
+                Some((outcome.finished_wall, error.page_message().to_string()));
         }
         for problem in &outcome.problems {
             self.counters
@@ -218,9 +313,9 @@ impl CollectorEntry {
         if let Some(problem) = outcome.problems.first() {
             let more = outcome.problems.len() - 1;
             let message = if more > 0 {
-                format!("{} (and {more} more)", problem.message)
+                format!("{} (and {more} more)", problem.page_message())
             } else {
-                problem.message.clone()
+                problem.page_message().to_string()
             };
             *lock(&self.last_error) = Some((outcome.finished_wall, message));
         }
@@ -252,6 +347,30 @@ impl CollectorEntry {
         }
     }
 
+    /// The collection in flight, or a new one bounded by `deadline` and this collector's
+    /// timeout (explained when `explain`).
+    fn flight(self: &Arc<Self>, deadline: Instant, explain: bool) -> Flight {
+        let mut in_flight = lock(&self.in_flight);
+        if let Some(flight) = in_flight.as_ref() {
+            return flight.clone();
+        }
+        let deadline = deadline.min(Instant::now() + self.timeout);
+        let task = tokio::spawn(self.clone().run(deadline, explain));
+        let timeout = self.timeout;
+        let flight = async move {
+            task.await.unwrap_or_else(|e| {
+                Arc::new(Outcome::failed(
+                    CollectError::new(Reason::Parse, format!("the collector crashed: {e}")),
+                    timeout,
+                ))
+            })
+        }
+        .boxed()
+        .shared();
+        *in_flight = Some((flight.clone(), deadline));
+        (flight, deadline)
+    }
+
     /// The outcome for a scrape: a fresh-enough cached one, the one in flight, or a new one.
     async fn outcome_for_scrape(
         self: &Arc<Self>,
@@ -265,32 +384,7 @@ impl CollectorEntry {
                 }
             }
         }
-        let (flight, flight_deadline) = {
-            let mut in_flight = lock(&self.in_flight);
-            match in_flight.as_ref() {
-                Some(flight) => flight.clone(),
-                None => {
-                    let deadline = scrape_deadline.min(Instant::now() + self.timeout);
-                    let task = tokio::spawn(self.clone().run(deadline));
-                    let timeout = self.timeout;
-                    let flight = async move {
-                        task.await.unwrap_or_else(|e| {
-                            Arc::new(Outcome::failed(
-                                CollectError::new(
-                                    Reason::Parse,
-                                    format!("the collector crashed: {e}"),
-                                ),
-                                timeout,
-                            ))
-                        })
-                    }
-                    .boxed()
-                    .shared();
-                    *in_flight = Some((flight.clone(), deadline));
-                    (flight, deadline)
-                }
-            }
-        };
+        let (flight, flight_deadline) = self.flight(scrape_deadline, self.wants_explaining());
         if flight_deadline <= scrape_deadline {
             // The collection ends by its own deadline, and records its own timeout.
             return flight.await;
@@ -382,12 +476,18 @@ impl Engine {
                         )
                     })
                 }),
+                preset: cfg.preset.clone(),
+                redact: cfg.redact.clone(),
                 requests: counters.target_requests(&cfg.name, kind.name),
                 counters: counters.clone(),
                 collector,
                 in_flight: Mutex::new(None),
                 last: Mutex::new(None),
                 last_error: Mutex::new(None),
+                last_success: Mutex::new(None),
+                explained: Mutex::new(None),
+                explain_until: Mutex::new(None),
+                page_collection_started: Mutex::new(None),
             }));
         }
         Ok(Engine {

@@ -1,5 +1,6 @@
 //! The HTTP server: `/metrics`, the status page, health, readiness and reload.
 
+mod debug_page;
 pub mod listen;
 mod state;
 mod status_page;
@@ -23,7 +24,7 @@ use tower_http::compression::CompressionLayer;
 use crate::encode;
 use crate::scrape::{merge_families, scrape_deadline, self_metrics};
 
-pub use state::AppState;
+pub use state::{AppState, ReloadRecord};
 
 /// The router, without a socket, so that tests can send requests to it directly.
 pub fn app(state: Arc<AppState>) -> Router {
@@ -35,7 +36,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
-        .route("/-/reload", post(reload).put(reload));
+        .route("/-/reload", post(reload).put(reload))
+        .route("/debug/collectors/{name}", get(debug_page::collector));
     if metrics_path != "/" {
         router = router.route("/", get(status));
     }
@@ -79,8 +81,12 @@ async fn reload(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn status(State(state): State<Arc<AppState>>) -> Html<String> {
-    Html(status_page::render(&state))
+async fn status(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Html<String> {
+    let refresh = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == "refresh")
+        .and_then(|(_, value)| value.parse::<u32>().ok())
+        .filter(|seconds| *seconds > 0);
+    Html(status_page::render(&state, refresh))
 }
 
 /// The metric families a `name[]=` query asks for (none given: all).

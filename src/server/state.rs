@@ -23,6 +23,22 @@ pub struct AppState {
     fingerprint: Mutex<u64>,
     /// Turns for `/metrics` requests (`--web.max-requests`).
     pub scrape_permits: tokio::sync::Semaphore,
+    /// `--web.debug-answers`: the debug pages show the app's answers and values.
+    pub debug_answers: bool,
+    reload_record: Mutex<ReloadRecord>,
+}
+
+/// What the status page says of reloads.
+#[derive(Debug, Clone, Default)]
+pub struct ReloadRecord {
+    /// When the configuration was last loaded or a load was refused.
+    pub last_attempt: Option<SystemTime>,
+    /// Whether that attempt succeeded.
+    pub last_successful: bool,
+    /// The SHA-256 of the config file in force (`None` for the embedded default).
+    pub checksum: Option<String>,
+    /// When the configuration in force was loaded.
+    pub loaded_at: Option<SystemTime>,
 }
 
 /// Default of `--web.max-requests`.
@@ -40,7 +56,20 @@ impl AppState {
             last_reload_error: Mutex::new(None),
             fingerprint: Mutex::new(0),
             scrape_permits: tokio::sync::Semaphore::new(DEFAULT_MAX_REQUESTS),
+            debug_answers: false,
+            reload_record: Mutex::new(ReloadRecord::default()),
         }
+    }
+
+    /// The same state, its debug pages showing the app's answers (`--web.debug-answers`).
+    pub fn with_debug_answers(mut self, debug_answers: bool) -> Self {
+        self.debug_answers = debug_answers;
+        self
+    }
+
+    /// What the status page says of reloads.
+    pub fn reload_record(&self) -> ReloadRecord {
+        lock(&self.reload_record).clone()
     }
 
     /// The same state, answering at most `max_requests` `/metrics` requests at once.
@@ -71,8 +100,19 @@ impl AppState {
     /// one stays and the failure is recorded.
     pub fn reload(&self) -> Result<usize, ConfigError> {
         *lock(&self.fingerprint) = fingerprint(self.config_path.as_deref());
+        let checksum = self.config_path.as_deref().map(config_checksum);
         let result = config::load(self.config_path.as_deref())
             .and_then(|loaded| Engine::build(&loaded, self.counters.clone()));
+        {
+            let now = SystemTime::now();
+            let mut record = lock(&self.reload_record);
+            record.last_attempt = Some(now);
+            record.last_successful = result.is_ok();
+            if result.is_ok() {
+                record.checksum = checksum;
+                record.loaded_at = Some(now);
+            }
+        }
         let mut reload = lock(&self.reload);
         match result {
             Ok(engine) => {
@@ -112,6 +152,13 @@ impl AppState {
             let _ = self.reload();
         }
     }
+}
+
+/// The SHA-256 of the config file as `sha256sum` prints it (empty file when unreadable).
+fn config_checksum(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A hash of the config file's bytes and of every file its `include:` patterns match now.

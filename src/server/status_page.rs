@@ -5,9 +5,10 @@ use std::time::SystemTime;
 
 use super::AppState;
 use crate::scrape::self_metrics::VERSION;
+use crate::scrape::Outcome;
 
 /// Escapes text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -22,7 +23,8 @@ fn escape(text: &str) -> String {
     out
 }
 
-fn ago(time: SystemTime) -> String {
+/// `12s ago`, `just now`.
+pub(super) fn ago(time: SystemTime) -> String {
     match SystemTime::now().duration_since(time) {
         Ok(elapsed) if elapsed.as_secs() < 1 => "just now".into(),
         Ok(elapsed) => format!("{}s ago", elapsed.as_secs()),
@@ -30,9 +32,49 @@ fn ago(time: SystemTime) -> String {
     }
 }
 
-/// Renders the page. It shows collector names, kinds, targets (never credentials: sources
-/// strip them from their targets), states and errors.
-pub fn render(state: &AppState) -> String {
+/// `/metrics?name[]=a&name[]=b`: the exposition of these families only.
+pub(super) fn metrics_link<'a>(
+    telemetry_path: &str,
+    names: impl Iterator<Item = &'a str>,
+) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for name in names {
+        query.append_pair("name[]", name);
+    }
+    format!("{telemetry_path}?{}", query.finish())
+}
+
+/// The value of the first sample of the family `name`.
+fn first_value(outcome: &Outcome, name: &str) -> Option<f64> {
+    outcome
+        .families
+        .iter()
+        .find(|f| f.name == name)
+        .and_then(|f| f.samples.first())
+        .map(|s| s.value)
+}
+
+/// `probe succeeded: HTTP 200 in 0.004s` from a probe's families.
+fn probe_outcome(outcome: &Outcome) -> Option<String> {
+    let success = first_value(outcome, "probe_success")?;
+    let status = first_value(outcome, "probe_http_status_code").unwrap_or(0.0);
+    let duration = first_value(outcome, "probe_duration_seconds").unwrap_or(0.0);
+    let status = if status > 0.0 {
+        format!("HTTP {status}")
+    } else {
+        "no HTTP answer".to_string()
+    };
+    Some(if success == 1.0 {
+        format!("<span class=\"up\">probe succeeded</span>: {status} in {duration:.3}s")
+    } else {
+        format!("<span class=\"down\">probe failed</span>: {status} in {duration:.3}s")
+    })
+}
+
+/// Renders the page; with `refresh`, it reloads itself every that many seconds. It shows
+/// collector names, kinds, targets (never credentials: sources strip them from their targets),
+/// states and errors in words without the app's data.
+pub fn render(state: &AppState, refresh: Option<u32>) -> String {
     let mut html = String::with_capacity(8 * 1024);
     let config_name = state
         .config_path
@@ -40,10 +82,13 @@ pub fn render(state: &AppState) -> String {
         .map_or("the embedded default configuration".to_string(), |p| {
             p.display().to_string()
         });
+    let refresh_meta = refresh.map_or(String::new(), |seconds| {
+        format!("<meta http-equiv=\"refresh\" content=\"{seconds}\">")
+    });
     let _ = write!(
         html,
         r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>sidecar-exporter</title>
+<html lang="en"><head><meta charset="utf-8"><title>sidecar-exporter</title>{refresh_meta}
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}.up{{color:#070}}.down{{color:#b00;font-weight:bold}}.muted{{color:#777}}</style>
 </head><body>
 <h1>sidecar-exporter</h1>
@@ -53,6 +98,33 @@ pub fn render(state: &AppState) -> String {
         config = escape(&config_name),
         path = escape(&state.telemetry_path),
     );
+    let record = state.reload_record();
+    let mut reload = String::new();
+    if let Some(checksum) = &record.checksum {
+        let _ = write!(reload, "Config sha256 <code>{}</code>", escape(checksum));
+    } else {
+        reload.push_str("Embedded configuration");
+    }
+    if let Some(loaded) = record.loaded_at {
+        let _ = write!(reload, ", loaded {}", ago(loaded));
+    }
+    if let Some(attempt) = record.last_attempt {
+        let _ = write!(
+            reload,
+            ". Last reload {}: {}",
+            ago(attempt),
+            if record.last_successful {
+                "<span class=\"up\">succeeded</span>"
+            } else {
+                "<span class=\"down\">refused</span>"
+            }
+        );
+    }
+    let refresh_link = match refresh {
+        Some(_) => "<a href=\"?\">stop refreshing</a>".to_string(),
+        None => "<a href=\"?refresh=5\">refresh every 5 s</a>".to_string(),
+    };
+    let _ = writeln!(html, "<p id=\"reload\">{reload}. {refresh_link}</p>");
     if let Some(error) = state.last_reload_error() {
         let _ = writeln!(
             html,
@@ -66,10 +138,11 @@ pub fn render(state: &AppState) -> String {
         );
         return html;
     };
-    html.push_str("<table id=\"collectors\">\n<tr><th>Collector</th><th>Kind</th><th>Target</th><th>State</th><th>Last duration</th><th>Series</th><th>Last error</th></tr>\n");
+    let errors = state.counters.errors();
+    html.push_str("<table id=\"collectors\">\n<tr><th>Collector</th><th>Kind</th><th>Target</th><th>State</th><th>Last success</th><th>Last duration</th><th>Series</th><th>Errors by reason</th><th>Last error</th></tr>\n");
     for entry in &engine.collectors {
         let last = entry.last();
-        let (state_cell, duration, series) = match &last {
+        let (mut state_cell, duration, series) = match &last {
             None => (
                 "<span class=\"muted\">not collected yet</span>".to_string(),
                 "–".to_string(),
@@ -86,12 +159,28 @@ pub fn render(state: &AppState) -> String {
                 outcome.series().to_string(),
             ),
         };
+        if let Some(probe) = last.as_deref().and_then(probe_outcome) {
+            let _ = write!(state_cell, "<br><span class=\"probe\">{probe}</span>");
+        }
+        let last_success = entry
+            .last_success()
+            .map_or("<span class=\"muted\">never</span>".to_string(), ago);
+        let by_reason: Vec<String> = errors
+            .iter()
+            .filter(|((name, _, _), count)| *name == entry.name && **count > 0)
+            .map(|((_, _, reason), count)| format!("{reason}: {count}"))
+            .collect();
+        let by_reason = if by_reason.is_empty() {
+            "<span class=\"muted\">none</span>".to_string()
+        } else {
+            by_reason.join("<br>")
+        };
         let mut error_cell = match (&last, entry.last_error()) {
             (Some(outcome), _) if outcome.error.is_some() => {
                 let error = outcome
                     .error
                     .as_ref()
-                    .map(|e| e.to_string())
+                    .map(|e| format!("{}: {}", e.reason, e.page_message()))
                     .unwrap_or_default();
                 format!(
                     "{} <span class=\"muted\">({})</span>",
@@ -111,23 +200,49 @@ pub fn render(state: &AppState) -> String {
         for note in &entry.notes {
             let _ = write!(error_cell, "<br><em>{}</em>", escape(note));
         }
+        let debug_link = format!("/debug/collectors/{}", entry.name);
+        let mut links = format!(
+            "<br><small><a class=\"debug\" href=\"{}\">debug</a>",
+            escape(&debug_link)
+        );
+        if let Some(outcome) = &last {
+            if !outcome.families.is_empty() {
+                let link = metrics_link(
+                    &state.telemetry_path,
+                    outcome.families.iter().map(|f| f.name.as_str()),
+                );
+                let _ = write!(
+                    links,
+                    " · <a class=\"metrics\" href=\"{}\">metrics</a>",
+                    escape(&link)
+                );
+            }
+        }
+        links.push_str("</small>");
+        let kind = match &entry.preset {
+            Some(preset) => format!(
+                "{} <span class=\"preset\">(preset {})</span>",
+                escape(entry.kind),
+                escape(preset)
+            ),
+            None => escape(entry.kind),
+        };
         let _ = writeln!(
             html,
-            "<tr data-collector=\"{name}\"><td>{name}</td><td>{kind}</td><td>{target}</td><td>{state_cell}</td><td>{duration}</td><td>{series}</td><td>{error_cell}</td></tr>",
+            "<tr data-collector=\"{name}\"><td>{name}{links}</td><td>{kind}</td><td>{target}</td><td>{state_cell}</td><td>{last_success}</td><td>{duration}</td><td>{series}</td><td>{by_reason}</td><td>{error_cell}</td></tr>",
             name = escape(&entry.name),
-            kind = escape(entry.kind),
             target = escape(&entry.target),
         );
     }
     for disabled in &engine.disabled {
         let _ = writeln!(
             html,
-            "<tr data-collector=\"{name}\"><td>{name}</td><td>{kind}</td><td></td><td><span class=\"muted\">disabled</span></td><td>–</td><td>–</td><td></td></tr>",
+            "<tr data-collector=\"{name}\"><td>{name}</td><td>{kind}</td><td></td><td><span class=\"muted\">disabled</span></td><td>–</td><td>–</td><td>–</td><td>–</td><td></td></tr>",
             name = escape(&disabled.name),
             kind = escape(&disabled.kind),
         );
     }
-    html.push_str("</table>\n<p class=\"muted\">States are those of the last collection; a scrape of the metrics endpoint runs a new one.</p>\n</body></html>\n");
+    html.push_str("</table>\n<p class=\"muted\">States are those of the last collection; a scrape of the metrics endpoint runs a new one. Each collector's debug page explains its last collection: the requests, what every metric rule made or why it made nothing.</p>\n</body></html>\n");
     html
 }
 

@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 use crate::collector::{CollectError, Collection, Collector, Context, Reason};
 use crate::config::{ConfigError, KeyError, KindKeys};
+use crate::explain::Recorder;
 use crate::kinds::Builder;
 use matching::Group;
 use procfs::{parse_boot_time, ProcReader};
@@ -203,6 +204,16 @@ impl ProcessCollector {
         &self,
         deadline: std::time::Instant,
     ) -> Result<Collection, CollectError> {
+        self.collect_explained(deadline, None)
+    }
+
+    /// [`ProcessCollector::collect_blocking`], recording in `recorder` (when there is one) each
+    /// group and the processes it matched.
+    fn collect_explained(
+        &self,
+        deadline: std::time::Instant,
+        recorder: Option<&Recorder>,
+    ) -> Result<Collection, CollectError> {
         let inner = &self.inner;
         // A panic while the state was held cannot leave it half-written in a way that matters
         // more than losing the collector: go on with it.
@@ -215,8 +226,49 @@ impl ProcessCollector {
             inner.boot_time,
             deadline,
         )?;
+        if let Some(recorder) = recorder {
+            explain_groups(
+                recorder,
+                &inner.settings,
+                tracker::members(&inner.settings, &state),
+            );
+        }
         drop(state);
         Ok(families::build(report, &inner.settings))
+    }
+}
+
+/// The most processes listed per group in an explanation.
+const PROCESSES_LISTED: usize = 20;
+
+/// One section per group: the processes it matched (groups with a fixed name are listed even
+/// when they matched none).
+fn explain_groups(recorder: &Recorder, settings: &Settings, members: Vec<(u32, String, String)>) {
+    let mut groups: std::collections::BTreeMap<String, Vec<(u32, String)>> = settings
+        .groups
+        .iter()
+        .filter_map(|group| group.template.fixed_name())
+        .map(|name| (name, Vec::new()))
+        .collect();
+    for (pid, comm, name) in members {
+        groups.entry(name).or_default().push((pid, comm));
+    }
+    if groups.is_empty() {
+        recorder.section("groups", vec!["no process matched any group".to_string()]);
+    }
+    for (name, processes) in groups {
+        let mut lines: Vec<String> = processes
+            .iter()
+            .take(PROCESSES_LISTED)
+            .map(|(pid, comm)| format!("pid {pid} ({comm})"))
+            .collect();
+        if processes.len() > PROCESSES_LISTED {
+            lines.push(format!("and {} more", processes.len() - PROCESSES_LISTED));
+        }
+        recorder.section(
+            format!("group `{name}`: {} processes", processes.len()),
+            lines,
+        );
     }
 }
 
@@ -250,7 +302,8 @@ impl Collector for ProcessCollector {
     async fn collect(&self, ctx: &Context) -> Result<Collection, CollectError> {
         let deadline = std::time::Instant::now() + ctx.remaining();
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.collect_blocking(deadline))
+        let recorder = ctx.explain.clone();
+        tokio::task::spawn_blocking(move || this.collect_explained(deadline, recorder.as_deref()))
             .await
             .map_err(|e| {
                 CollectError::new(Reason::Parse, format!("process collection failed: {e}"))
