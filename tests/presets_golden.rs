@@ -140,8 +140,8 @@ fn redis_info_all_config_and_slowlog_over_the_wire() {
 }
 
 #[test]
-fn memcached_stats() {
-    check("memcached", "memcached_stats.txt");
+fn memcached_stats_slabs_items_and_settings() {
+    check("memcached", "memcached");
 }
 
 #[test]

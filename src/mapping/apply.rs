@@ -322,7 +322,7 @@ fn evaluate_value(
             Err(ValueError::Missing(what))
         }
     };
-    if rule.sum {
+    let number = if rule.sum {
         let (hits, absent) = value.expr.select(object);
         if hits.is_empty() {
             return missing(absent.unwrap_or_else(|| "the path matched nothing".to_string()));
@@ -335,14 +335,38 @@ fn evaluate_value(
                 Err(message) => return Err(ValueError::Bad(message)),
             }
         }
-        return Ok(Some(scaled(rule, total)));
-    }
-    match value.expr.evaluate(object) {
-        Evaluated::Missing(what) => missing(what),
-        evaluated => one_number(rule, value, evaluated)
-            .map(|number| number.map(|n| scaled(rule, n)))
-            .map_err(ValueError::Bad),
-    }
+        total
+    } else {
+        match value.expr.evaluate(object) {
+            Evaluated::Missing(what) => return missing(what),
+            evaluated => match one_number(rule, value, evaluated).map_err(ValueError::Bad)? {
+                Some(number) => number,
+                None => return Ok(None),
+            },
+        }
+    };
+    let number = match &rule.subtract {
+        None => number,
+        Some(subtract) => {
+            let (hits, absent) = subtract.select(object);
+            if hits.is_empty() {
+                return missing(format!(
+                    "subtract: {}",
+                    absent.unwrap_or_else(|| "the path matched nothing".to_string())
+                ));
+            }
+            let mut taken = 0.0;
+            for hit in hits {
+                match one_number(rule, value, Evaluated::Json(hit.value)) {
+                    Ok(Some(number)) => taken += number,
+                    Ok(None) => {}
+                    Err(message) => return Err(ValueError::Bad(format!("subtract: {message}"))),
+                }
+            }
+            number - taken
+        }
+    };
+    Ok(Some(scaled(rule, number)))
 }
 
 fn scaled(rule: &CompiledRule, number: f64) -> f64 {
@@ -795,6 +819,52 @@ mod tests {
             ]
         );
         assert!(c.problems.is_empty(), "{:?}", c.problems);
+    }
+
+    #[test]
+    fn subtract_takes_the_found_values_away() {
+        let c = apply(
+            r#"
+- name: commands
+  type: object
+  path: '{ .* }'
+  labels: {slab: '{$key}'}
+  values: {set_total: '{ .cmd_set }'}
+  subtract: "{ ['cas_hits','cas_badval'] }"
+  allow_missing_key: true
+"#,
+            json!({
+                "1": {"cmd_set": "7", "cas_hits": "1", "cas_badval": "1"},
+                "2": {"cmd_set": "2", "cas_hits": "0"},
+                "3": {"cmd_set": "5"},
+                "4": {"cas_hits": "1"}
+            }),
+        );
+        // A missing minuend or nothing to subtract: no series (and no problem, as allowed).
+        assert_eq!(
+            series(&c),
+            [
+                r#"commands_set_total{slab="1"} 5"#,
+                r#"commands_set_total{slab="2"} 2"#
+            ]
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+
+        let c = apply(
+            "- {name: v, path: '{ .a }', subtract: '{ .b }', scale: 0.5}\n",
+            json!({"a": "10", "b": "x"}),
+        );
+        assert!(c.families.is_empty());
+        assert!(
+            c.problems[0].message.contains("subtract"),
+            "{:?}",
+            c.problems
+        );
+        let c = apply(
+            "- {name: v, path: '{ .a }', subtract: '{ .b }', scale: 0.5}\n",
+            json!({"a": "10", "b": 4}),
+        );
+        assert_eq!(series(&c), ["v{} 3"]);
     }
 
     #[test]
