@@ -739,7 +739,7 @@ fn php_fpm_behind_nginx() {
             ]),
     );
     wait_for_port(port, Duration::from_secs(10));
-    let url = format!("http://127.0.0.1:{port}/status?json");
+    let url = format!("http://127.0.0.1:{port}/status?json&full");
     common::eventually(
         Duration::from_secs(10),
         "php-fpm answers through nginx",
@@ -762,12 +762,67 @@ fn php_fpm_behind_nginx() {
     assert!(sample_value(&text, r#"phpfpm_active_processes{pool="poolx"}"#).unwrap() >= 1.0);
     let accepted = sample_value(&text, r#"phpfpm_accepted_connections{pool="poolx"}"#).unwrap();
     assert!(accepted >= 5.0, "{text}");
-    assert!(
-        text.contains("# TYPE phpfpm_accepted_connections counter"),
-        "{text}"
-    );
-    assert!(
-        text.contains("# TYPE phpfpm_listen_queue_length gauge"),
-        "{text}"
-    );
+
+    let exposition = parse(&text);
+    for (family, kind) in [
+        ("phpfpm_accepted_connections", "counter"),
+        ("phpfpm_listen_queue_length", "gauge"),
+        ("phpfpm_process_requests", "counter"),
+        ("phpfpm_process_last_request_memory", "gauge"),
+        ("phpfpm_process_last_request_cpu", "gauge"),
+        ("phpfpm_process_request_duration", "gauge"),
+        ("phpfpm_process_state", "gauge"),
+    ] {
+        assert_eq!(
+            exposition.types.get(family).map(String::as_str),
+            Some(kind),
+            "{family}\n{text}"
+        );
+    }
+    // pm.static with two children: `child` 0 and 1, each in exactly one of the six states, and
+    // the one serving the exporter's request is Running.
+    let states = [
+        "Idle",
+        "Running",
+        "Finishing",
+        "Reading headers",
+        "Getting request informations",
+        "Ending",
+    ];
+    let mut running = 0.0;
+    let mut requests = 0.0;
+    for child in ["0", "1"] {
+        let mut in_state = 0.0;
+        for state in states {
+            let series =
+                format!(r#"phpfpm_process_state{{child="{child}",pool="poolx",state="{state}"}}"#);
+            let value = sample_value(&text, &series).unwrap_or_else(|| panic!("{series}\n{text}"));
+            assert!(value == 0.0 || value == 1.0, "{series} {value}");
+            in_state += value;
+            if state == "Running" {
+                running += value;
+            }
+        }
+        assert_eq!(in_state, 1.0, "child {child}\n{text}");
+        for family in [
+            "phpfpm_process_last_request_memory",
+            "phpfpm_process_last_request_cpu",
+            "phpfpm_process_request_duration",
+        ] {
+            let series = format!(r#"{family}{{child="{child}",pool="poolx"}}"#);
+            assert!(
+                sample_value(&text, &series).unwrap() >= 0.0,
+                "{series}\n{text}"
+            );
+        }
+        requests += sample_value(
+            &text,
+            &format!(r#"phpfpm_process_requests{{child="{child}",pool="poolx"}}"#),
+        )
+        .unwrap();
+    }
+    assert!(running >= 1.0, "{text}");
+    // Every accepted request was (or is being) served by one of the two.
+    assert_eq!(requests, accepted, "{text}");
+    assert!(!text.contains(r#"child="2""#), "{text}");
 }
