@@ -345,13 +345,26 @@ fn memcached_live() {
                 "-u",
                 "nobody",
             ])
-            .args(["-m", "32"]),
+            // `-c 700`: memcached_max_connections comes from `stats settings`.
+            .args(["-m", "32", "-c", "700"]),
     );
     wait_for_port(port, Duration::from_secs(10));
+    // Items in two slab classes: one small value, two of 2000 bytes.
     memcached_command(port, "set k 0 0 5\r\nhello\r\n", "STORED\r\n");
+    let big = "x".repeat(2000);
+    for key in ["big0", "big1"] {
+        memcached_command(
+            port,
+            &format!("set {key} 0 0 {}\r\n{big}\r\n", big.len()),
+            "STORED\r\n",
+        );
+    }
     memcached_command(port, "get k\r\n", "END\r\n");
+    memcached_command(port, "get big0\r\n", "END\r\n");
     memcached_command(port, "get nope\r\n", "END\r\n");
     memcached_command(port, "get nope\r\n", "END\r\n");
+    // A cas with a stale unique: memcached counts it in `cmd_set` too, the set hits do not.
+    memcached_command(port, "cas k 0 0 5 999999\r\nworld\r\n", "EXISTS\r\n");
 
     let exporter = Exporter::start(&format!(
         "collectors:\n  - name: cache\n    preset: memcached\n    address: 127.0.0.1:{port}\n"
@@ -364,23 +377,137 @@ fn memcached_live() {
         (format!(r#"memcached_version{{version="{version}"}}"#), 1.0),
         (
             r#"memcached_commands_total{command="get",status="hit"}"#.to_string(),
-            1.0,
+            2.0,
         ),
         (
             r#"memcached_commands_total{command="get",status="miss"}"#.to_string(),
             2.0,
         ),
-        ("memcached_current_items".to_string(), 1.0),
-        ("memcached_items_total".to_string(), 1.0),
+        (
+            r#"memcached_commands_total{command="set",status="hit"}"#.to_string(),
+            3.0,
+        ),
+        (
+            r#"memcached_commands_total{command="cas",status="badval"}"#.to_string(),
+            1.0,
+        ),
+        ("memcached_current_items".to_string(), 3.0),
+        ("memcached_items_total".to_string(), 3.0),
         ("memcached_limit_bytes".to_string(), 32.0 * 1024.0 * 1024.0),
+        ("memcached_max_connections".to_string(), 700.0),
+        ("memcached_accepting_connections".to_string(), 1.0),
+        // Debian's memcached runs the LRU crawler and maintainer by default.
+        ("memcached_lru_crawler_enabled".to_string(), 1.0),
+        ("memcached_lru_crawler_maintainer_thread".to_string(), 1.0),
     ] {
         assert_eq!(sample_value(&text, &series), Some(want), "{series}\n{text}");
     }
     assert!(sample_value(&text, "memcached_current_bytes").unwrap() > 0.0);
-    assert!(
-        text.contains("# TYPE memcached_read_bytes_total counter"),
+
+    let exposition = parse(&text);
+    for (family, kind) in [
+        ("memcached_read_bytes_total", "counter"),
+        ("memcached_malloced_bytes", "gauge"),
+        ("memcached_max_connections", "gauge"),
+        ("memcached_slab_current_items", "gauge"),
+        ("memcached_slab_chunk_size_bytes", "gauge"),
+        ("memcached_slab_chunks_used", "gauge"),
+        ("memcached_slab_current_pages", "gauge"),
+        ("memcached_slab_commands_total", "counter"),
+        ("memcached_slab_lru_hits_total", "counter"),
+        ("memcached_slab_mem_requested_bytes", "counter"),
+        ("memcached_slab_items_evicted_total", "counter"),
+        ("memcached_slab_hot_items", "gauge"),
+        ("memcached_lru_crawler_enabled", "gauge"),
+        ("memcached_lru_crawler_hot_percent", "gauge"),
+        ("memcached_lru_crawler_sleep", "gauge"),
+    ] {
+        assert_eq!(
+            exposition.types.get(family).map(String::as_str),
+            Some(kind),
+            "{family}\n{text}"
+        );
+    }
+    // One page (1 MiB) per slab class in use, at least.
+    assert!(sample_value(&text, "memcached_malloced_bytes").unwrap() >= 2.0 * 1024.0 * 1024.0);
+
+    // Each slab class in use, by its label: the small item in the class with the smaller
+    // chunks, the two big ones in the other, each read from `stats items` and `stats slabs`.
+    let per_slab = |family: &str| -> BTreeMap<String, f64> {
+        exposition
+            .series
+            .iter()
+            .filter_map(|(key, value)| {
+                let slab = key
+                    .strip_prefix(family)?
+                    .strip_prefix("{slab=\"")?
+                    .strip_suffix("\"}")?;
+                Some((slab.to_string(), *value))
+            })
+            .collect()
+    };
+    let items = per_slab("memcached_slab_current_items");
+    assert_eq!(items.len(), 2, "two slab classes in use: {items:?}\n{text}");
+    let chunk_sizes = per_slab("memcached_slab_chunk_size_bytes");
+    let mut by_chunk: Vec<(f64, &String)> =
+        items.keys().map(|slab| (chunk_sizes[slab], slab)).collect();
+    by_chunk.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (small, large) = (by_chunk[0].1.clone(), by_chunk[1].1.clone());
+    assert!(by_chunk[1].0 >= 2000.0, "{by_chunk:?}");
+    assert_eq!(items[&small], 1.0, "{text}");
+    assert_eq!(items[&large], 2.0, "{text}");
+    assert_eq!(
+        per_slab("memcached_slab_chunks_used")[&large],
+        2.0,
         "{text}"
     );
+    // The LRU maintainer moves items between the segments at its own pace: they add up.
+    let in_segments: f64 = ["hot", "warm", "cold"]
+        .iter()
+        .map(|segment| per_slab(&format!("memcached_slab_{segment}_items"))[&large])
+        .sum();
+    assert_eq!(in_segments, 2.0, "{text}");
+    assert!(per_slab("memcached_slab_mem_requested_bytes")[&large] > 4000.0);
+    for (series, want) in [
+        (
+            format!(
+                r#"memcached_slab_commands_total{{command="get",slab="{large}",status="hit"}}"#
+            ),
+            1.0,
+        ),
+        (
+            format!(
+                r#"memcached_slab_commands_total{{command="set",slab="{large}",status="hit"}}"#
+            ),
+            2.0,
+        ),
+        (
+            format!(
+                r#"memcached_slab_commands_total{{command="set",slab="{small}",status="hit"}}"#
+            ),
+            1.0,
+        ),
+        (
+            format!(
+                r#"memcached_slab_commands_total{{command="cas",slab="{small}",status="badval"}}"#
+            ),
+            1.0,
+        ),
+    ] {
+        assert_eq!(sample_value(&text, &series), Some(want), "{series}\n{text}");
+    }
+    // One get hit per class, counted in the LRU segment the item was in at that moment.
+    for slab in [&small, &large] {
+        let hits: f64 = ["hot", "warm", "cold", "temporary"]
+            .iter()
+            .map(|lru| {
+                let series =
+                    format!(r#"memcached_slab_lru_hits_total{{lru="{lru}",slab="{slab}"}}"#);
+                sample_value(&text, &series).unwrap_or_else(|| panic!("{series}\n{text}"))
+            })
+            .sum();
+        assert_eq!(hits, 1.0, "slab {slab}\n{text}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -529,7 +656,7 @@ fn php_fpm_behind_nginx() {
             ]),
     );
     wait_for_port(port, Duration::from_secs(10));
-    let url = format!("http://127.0.0.1:{port}/status?json");
+    let url = format!("http://127.0.0.1:{port}/status?json&full");
     common::eventually(
         Duration::from_secs(10),
         "php-fpm answers through nginx",
@@ -552,12 +679,67 @@ fn php_fpm_behind_nginx() {
     assert!(sample_value(&text, r#"phpfpm_active_processes{pool="poolx"}"#).unwrap() >= 1.0);
     let accepted = sample_value(&text, r#"phpfpm_accepted_connections{pool="poolx"}"#).unwrap();
     assert!(accepted >= 5.0, "{text}");
-    assert!(
-        text.contains("# TYPE phpfpm_accepted_connections counter"),
-        "{text}"
-    );
-    assert!(
-        text.contains("# TYPE phpfpm_listen_queue_length gauge"),
-        "{text}"
-    );
+
+    let exposition = parse(&text);
+    for (family, kind) in [
+        ("phpfpm_accepted_connections", "counter"),
+        ("phpfpm_listen_queue_length", "gauge"),
+        ("phpfpm_process_requests", "counter"),
+        ("phpfpm_process_last_request_memory", "gauge"),
+        ("phpfpm_process_last_request_cpu", "gauge"),
+        ("phpfpm_process_request_duration", "gauge"),
+        ("phpfpm_process_state", "gauge"),
+    ] {
+        assert_eq!(
+            exposition.types.get(family).map(String::as_str),
+            Some(kind),
+            "{family}\n{text}"
+        );
+    }
+    // pm.static with two children: `child` 0 and 1, each in exactly one of the six states, and
+    // the one serving the exporter's request is Running.
+    let states = [
+        "Idle",
+        "Running",
+        "Finishing",
+        "Reading headers",
+        "Getting request informations",
+        "Ending",
+    ];
+    let mut running = 0.0;
+    let mut requests = 0.0;
+    for child in ["0", "1"] {
+        let mut in_state = 0.0;
+        for state in states {
+            let series =
+                format!(r#"phpfpm_process_state{{child="{child}",pool="poolx",state="{state}"}}"#);
+            let value = sample_value(&text, &series).unwrap_or_else(|| panic!("{series}\n{text}"));
+            assert!(value == 0.0 || value == 1.0, "{series} {value}");
+            in_state += value;
+            if state == "Running" {
+                running += value;
+            }
+        }
+        assert_eq!(in_state, 1.0, "child {child}\n{text}");
+        for family in [
+            "phpfpm_process_last_request_memory",
+            "phpfpm_process_last_request_cpu",
+            "phpfpm_process_request_duration",
+        ] {
+            let series = format!(r#"{family}{{child="{child}",pool="poolx"}}"#);
+            assert!(
+                sample_value(&text, &series).unwrap() >= 0.0,
+                "{series}\n{text}"
+            );
+        }
+        requests += sample_value(
+            &text,
+            &format!(r#"phpfpm_process_requests{{child="{child}",pool="poolx"}}"#),
+        )
+        .unwrap();
+    }
+    assert!(running >= 1.0, "{text}");
+    // Every accepted request was (or is being) served by one of the two.
+    assert_eq!(requests, accepted, "{text}");
+    assert!(!text.contains(r#"child="2""#), "{text}");
 }

@@ -52,6 +52,16 @@ pub struct KvConfig {
     /// `{"ProxyBalancer": [{"Worker": [{}, {"Name": "http://b"}]}]}` (a gap is an empty object).
     /// A key whose brackets do not hold a number (below 10000) stays as it is. Default `false`.
     pub indexed_keys: bool,
+    /// Keys made of parts joined by this text become nested objects, so that `type: object`
+    /// rules can walk the parts: with `nested_keys: ':'`, memcached's `stats items` line
+    /// `STAT items:1:number 5` gives `{"items": {"1": {"number": "5"}}}` (one object per slab
+    /// class, walked with `'{ .items.* }'` and labelled with `'{$key}'`), and `stats slabs`'
+    /// `STAT 1:chunk_size 96` gives `{"1": {"chunk_size": "96"}}` next to the plain
+    /// `{"total_malloced": "…"}`. A key with an empty part (`a::b`, `:a`) stays as it is, and so
+    /// does a key whose leading parts already hold a plain value (`a: 1` then `a:b: 2` keeps
+    /// `"a:b"` flat); as for flat keys, what is already there wins. Not together with
+    /// `indexed_keys`.
+    pub nested_keys: Option<String>,
     /// Keys the answer must have, each with the sentence the error gives when it is missing:
     /// the answer is then refused (a `parse` error), which tells the user what to change instead
     /// of a list of missing series. Checked at the top level (before any section).
@@ -102,6 +112,7 @@ impl Default for KvConfig {
             skip_invalid_lines: false,
             split_values: None,
             indexed_keys: false,
+            nested_keys: None,
             required_keys: BTreeMap::new(),
         }
     }
@@ -125,6 +136,7 @@ struct RawKvConfig {
     split_values: Option<SplitValues>,
     #[serde(default)]
     indexed_keys: bool,
+    nested_keys: Option<String>,
     #[serde(default)]
     required_keys: BTreeMap<String, String>,
 }
@@ -150,6 +162,18 @@ impl TryFrom<RawKvConfig> for KvConfig {
                 return Err("`split_values.pairs` and `split_values.kv` must not be empty".into());
             }
         }
+        match &raw.nested_keys {
+            Some(joint) if joint.is_empty() => {
+                return Err(
+                    "`nested_keys` must not be empty (the text between key parts, e.g. \":\")"
+                        .into(),
+                )
+            }
+            Some(_) if raw.indexed_keys => {
+                return Err("`nested_keys` and `indexed_keys` cannot be used together".into())
+            }
+            _ => {}
+        }
         Ok(KvConfig {
             separator: raw.separator,
             line_prefix: raw.line_prefix.filter(|p| !p.is_empty()),
@@ -160,6 +184,7 @@ impl TryFrom<RawKvConfig> for KvConfig {
             skip_invalid_lines: raw.skip_invalid_lines,
             split_values: raw.split_values,
             indexed_keys: raw.indexed_keys,
+            nested_keys: raw.nested_keys,
             required_keys: raw.required_keys,
         })
     }
@@ -225,7 +250,14 @@ pub fn parse(config: &KvConfig, body: &[u8]) -> Result<Value, CollectError> {
             },
             None => &mut top,
         };
-        if !(config.indexed_keys && insert_indexed(target, key, &value, &mut slots_left)) {
+        let placed = if config.indexed_keys {
+            insert_indexed(target, key, &value, &mut slots_left)
+        } else if let Some(joint) = &config.nested_keys {
+            insert_nested(target, key, &value, joint)
+        } else {
+            false
+        };
+        if !placed {
             target.entry(key.to_string()).or_insert(value);
         }
         pairs_read = true;
@@ -334,6 +366,36 @@ fn insert_indexed(
         };
         map = next;
     }
+    true
+}
+
+/// Puts `value` under a key made of parts (see `nested_keys`); false when the key stays flat.
+/// Each line adds at most one object per part, so the memory stays proportional to the answer.
+fn insert_nested(top: &mut Map<String, Value>, key: &str, value: &Value, joint: &str) -> bool {
+    if !key.contains(joint) {
+        return false;
+    }
+    let parts: Vec<&str> = key.split(joint).collect();
+    if parts.iter().any(|part| part.is_empty()) {
+        return false;
+    }
+    let Some((last, leading)) = parts.split_last() else {
+        return false;
+    };
+    let mut map = top;
+    for part in leading {
+        // A part met before holds a plain value: the key stays flat rather than being lost.
+        // Objects are only created past the last part that existed, so this leaves no empty
+        // object behind.
+        let slot = map
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(next) = slot else {
+            return false;
+        };
+        map = next;
+    }
+    map.entry(last.to_string()).or_insert_with(|| value.clone());
     true
 }
 
@@ -477,7 +539,7 @@ mod tests {
     #[test]
     fn memcached_stats() {
         let c = config("separator: ' '\nline_prefix: 'STAT '\nterminator_line: END\n");
-        let body = include_bytes!("../../tests/fixtures/raw/memcached_stats.txt");
+        let body = include_bytes!("../../tests/fixtures/raw/memcached/stats.txt");
         let value = parse(&c, body).unwrap();
         assert_eq!(value["version"], json!("1.6.18"));
         assert_eq!(value["libevent"], json!("2.1.12-stable"));
@@ -490,6 +552,69 @@ mod tests {
         // A line without the prefix is a line without a separator.
         let e = parse(&c, b"STAT pid 1\r\nERROR\r\n").unwrap_err();
         assert_eq!(e.message, "line 2 has no \" \" separator: \"ERROR\"");
+    }
+
+    #[test]
+    fn memcached_items_and_slabs_nest_per_slab_class() {
+        let c = config(
+            "separator: ' '\nline_prefix: 'STAT '\nterminator_line: END\nnested_keys: ':'\n",
+        );
+        let items = parse(
+            &c,
+            include_bytes!("../../tests/fixtures/raw/memcached/items.txt"),
+        )
+        .unwrap();
+        let classes: Vec<&String> = items["items"].as_object().unwrap().keys().collect();
+        assert_eq!(classes, ["1", "15"]);
+        assert_eq!(items["items"]["1"]["number"], json!("3"));
+        assert_eq!(items["items"]["15"]["hits_to_hot"], json!("1"));
+        assert_eq!(items.as_object().unwrap().len(), 1, "{items}");
+
+        let slabs = parse(
+            &c,
+            include_bytes!("../../tests/fixtures/raw/memcached/slabs.txt"),
+        )
+        .unwrap();
+        assert_eq!(slabs["1"]["chunk_size"], json!("96"));
+        assert_eq!(slabs["15"]["used_chunks"], json!("2"));
+        assert_eq!(slabs["total_malloced"], json!("2097152"));
+        assert_eq!(slabs["active_slabs"], json!("2"));
+
+        // `stats settings` has a value with the joint in it, not a key: untouched.
+        let settings = parse(
+            &c,
+            include_bytes!("../../tests/fixtures/raw/memcached/settings.txt"),
+        )
+        .unwrap();
+        assert_eq!(settings["stat_key_prefix"], json!(":"));
+    }
+
+    #[test]
+    fn nested_keys_edge_cases() {
+        let c = config("nested_keys: '.'");
+        let value = parse(
+            &c,
+            b"a.b: 1\na.b: dup\na.c.d: 2\nx: plain\nx.y: kept flat\n.lead: 3\ntrail.: 4\nm..n: 5\na.c: lost\n",
+        )
+        .unwrap();
+        assert_eq!(
+            value,
+            json!({
+                "a": {"b": "1", "c": {"d": "2"}},
+                "x": "plain",
+                "x.y": "kept flat",
+                ".lead": "3",
+                "trail.": "4",
+                "m..n": "5"
+            })
+        );
+        // With sections, the nesting happens inside the section.
+        let c = config("{comment_prefix: '#', sections: true, nested_keys: '.'}");
+        let value = parse(&c, b"# S\na.b: 1\n").unwrap();
+        assert_eq!(value, json!({"S": {"a": {"b": "1"}}}));
+        for bad in ["nested_keys: ''", "{nested_keys: ':', indexed_keys: true}"] {
+            assert!(serde_yaml::from_str::<KvConfig>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -516,6 +516,15 @@ impl BadValue {
         }
     }
 
+    /// The same, both sentences behind `prefix`.
+    fn prefixed(self, prefix: &str) -> BadValue {
+        BadValue {
+            full: format!("{prefix}{}", self.full),
+            page: format!("{prefix}{}", self.page),
+            found: self.found,
+        }
+    }
+
     /// The message, the value filed under the path it was read at (`key`).
     fn into_message(self, key: &str) -> Message {
         Message {
@@ -555,7 +564,7 @@ fn evaluate_value(
             _ => Ok(Some(scaled(rule, hits.len() as f64))),
         };
     }
-    if rule.sum {
+    let number = if rule.sum {
         let (hits, absent) = value.expr.select(object);
         if hits.is_empty() {
             return missing(absent.unwrap_or_else(|| "the path matched nothing".to_string()));
@@ -568,14 +577,38 @@ fn evaluate_value(
                 Err(bad) => return Err(ValueError::Bad(bad)),
             }
         }
-        return Ok(Some(scaled(rule, total)));
-    }
-    match value.expr.evaluate(object) {
-        Evaluated::Missing(what) => missing(what),
-        evaluated => one_number(rule, value, evaluated)
-            .map(|number| number.map(|n| scaled(rule, n)))
-            .map_err(ValueError::Bad),
-    }
+        total
+    } else {
+        match value.expr.evaluate(object) {
+            Evaluated::Missing(what) => return missing(what),
+            evaluated => match one_number(rule, value, evaluated).map_err(ValueError::Bad)? {
+                Some(number) => number,
+                None => return Ok(None),
+            },
+        }
+    };
+    let number = match &rule.subtract {
+        None => number,
+        Some(subtract) => {
+            let (hits, absent) = subtract.select(object);
+            if hits.is_empty() {
+                return missing(format!(
+                    "subtract: {}",
+                    absent.unwrap_or_else(|| "the path matched nothing".to_string())
+                ));
+            }
+            let mut taken = 0.0;
+            for hit in hits {
+                match one_number(rule, value, Evaluated::Json(hit.value)) {
+                    Ok(Some(number)) => taken += number,
+                    Ok(None) => {}
+                    Err(bad) => return Err(ValueError::Bad(bad.prefixed("subtract: "))),
+                }
+            }
+            number - taken
+        }
+    };
+    Ok(Some(scaled(rule, number)))
 }
 
 fn scaled(rule: &CompiledRule, number: f64) -> f64 {
@@ -1118,6 +1151,52 @@ mod tests {
             "{:?}",
             c.problems
         );
+    }
+
+    #[test]
+    fn subtract_takes_the_found_values_away() {
+        let c = apply(
+            r#"
+- name: commands
+  type: object
+  path: '{ .* }'
+  labels: {slab: '{$key}'}
+  values: {set_total: '{ .cmd_set }'}
+  subtract: "{ ['cas_hits','cas_badval'] }"
+  allow_missing_key: true
+"#,
+            json!({
+                "1": {"cmd_set": "7", "cas_hits": "1", "cas_badval": "1"},
+                "2": {"cmd_set": "2", "cas_hits": "0"},
+                "3": {"cmd_set": "5"},
+                "4": {"cas_hits": "1"}
+            }),
+        );
+        // A missing minuend or nothing to subtract: no series (and no problem, as allowed).
+        assert_eq!(
+            series(&c),
+            [
+                r#"commands_set_total{slab="1"} 5"#,
+                r#"commands_set_total{slab="2"} 2"#
+            ]
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+
+        let c = apply(
+            "- {name: v, path: '{ .a }', subtract: '{ .b }', scale: 0.5}\n",
+            json!({"a": "10", "b": "x"}),
+        );
+        assert!(c.families.is_empty());
+        assert!(
+            c.problems[0].message.contains("subtract"),
+            "{:?}",
+            c.problems
+        );
+        let c = apply(
+            "- {name: v, path: '{ .a }', subtract: '{ .b }', scale: 0.5}\n",
+            json!({"a": "10", "b": 4}),
+        );
+        assert_eq!(series(&c), ["v{} 3"]);
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub(super) struct CompiledRule {
     pub(super) scale: Option<f64>,
     pub(super) sum: bool,
     pub(super) count: bool,
+    /// Values taken from every value of the rule.
+    pub(super) subtract: Option<Expr>,
     pub(super) version_number: Option<Vec<usize>>,
     pub(super) missing_value: Option<f64>,
     pub(super) missing_message: Option<String>,
@@ -329,6 +331,26 @@ fn compile_rule(
             })?;
         }
     }
+    let subtract = match &rule.subtract {
+        None => None,
+        Some(source) => {
+            let expr = compile_expr("subtract", source)?;
+            expr.check_selector().map_err(|_| {
+                fail(
+                    "subtract",
+                    "it must be a single query such as `{ ['a','b'] }` or `$.items[*].size`"
+                        .to_string(),
+                )
+            })?;
+            if values.is_empty() {
+                return Err(fail(
+                    "subtract",
+                    "it is taken from this rule's values, and the rule has none".to_string(),
+                ));
+            }
+            Some(expr)
+        }
+    };
     let mut units: Vec<(String, f64)> = Vec::new();
     for (suffix, factor) in &rule.units {
         if suffix.is_empty() || !factor.is_finite() {
@@ -381,6 +403,7 @@ fn compile_rule(
         scale: rule.scale,
         sum: rule.sum,
         count: rule.count,
+        subtract,
         version_number: rule.version_number.clone(),
         missing_value: rule.missing_value,
         missing_message: rule.missing_message.clone(),
@@ -455,6 +478,14 @@ mod tests {
         assert!(e.contains("missing_value"), "{e}");
         let e = compile_err("- {name: v, path: '{.a}', units: {'': 2}}\n");
         assert!(e.contains("units"), "{e}");
+        let e = compile_err("- {name: v, path: '{.a}', subtract: 'a {.b}'}\n");
+        assert!(e.contains("metrics[0] (v): subtract"), "{e}");
+        let e = compile_err("- {name: v, path: '{.a}', subtract: '{.b'}\n");
+        assert!(e.contains("subtract"), "{e}");
+        let e = compile_err(
+            "- {name: v, type: object, path: '{.a}', subtract: '{.b}', metrics: [{name: w, path: '{.c}'}]}\n",
+        );
+        assert!(e.contains("subtract"), "{e}");
         let e = compile_err("- {name: v, path: '{.a}', key_prefix: x_}\n");
         assert!(e.contains("key_prefix"), "{e}");
         let e = compile_err("- {name: v, path: '{.a}', missing_label: x}\n");

@@ -120,6 +120,22 @@ pub struct MetricRule {
     /// missing value. The path must be a single query.
     #[serde(default)]
     pub count: bool,
+    /// Extension: a single query (evaluated where the values are) whose values, added up, are
+    /// taken from every value of this rule before `scale`, for a counter the app only gives as
+    /// a difference. memcached counts `cas` commands again in `cmd_set`, and
+    /// memcached_exporter's `set` hits leave them out:
+    /// ```yaml metrics
+    /// - name: memcached_commands
+    ///   type: object
+    ///   path: '{ $ }'
+    ///   labels: {command: set, status: hit}
+    ///   values: {total: '{ .cmd_set }'}
+    ///   subtract: "{ ['cas_misses','cas_hits','cas_badval'] }"
+    /// ```
+    /// The keys it finds are subtracted; when it finds none, the value is missing (see
+    /// `allow_missing_key`), as a difference with an unknown part is unknown.
+    #[serde(default)]
+    pub subtract: Option<String>,
     /// Extension: the value is the first dotted version `A.B.C…` in the selected text as one
     /// number, the parts after the first zero-padded to these many digits behind the point:
     /// `version_number: [2, 3]` turns `Apache/2.4.71 (Debian)` into 2.04071 (apache_exporter's
@@ -158,12 +174,12 @@ pub struct MetricRule {
     /// this text, and let `{$key}` be the key without it. Redis' `INFO ALL` writes
     /// `cmdstat_get:calls=2,usec=15,…` among its other fields:
     /// ```yaml metrics
-    /// - name: redis_commands_total
+    /// - name: redis_commands
     ///   type: object
     ///   path: '{ .* }'
     ///   key_prefix: cmdstat_
     ///   labels: {cmd: '{$key}'}     # get
-    ///   values: {"": '{ .calls }'}
+    ///   values: {total: '{ .calls }'}  # redis_commands_total
     /// ```
     #[serde(default)]
     pub key_prefix: Option<String>,
