@@ -318,6 +318,18 @@ def redis():
             stat("Commands/s", "ops", f"sum(rate(redis_commands_processed_total{{{s}}}[$__rate_interval]))", "cmd/s"),
             panel("Commands", "ops", (f"rate(redis_commands_processed_total{{{s}}}[$__rate_interval])", "{{instance}}")),
             panel(
+                "Busiest commands",
+                "ops",
+                (f"topk(8, sum by (cmd) (rate(redis_commands_total{{{s}}}[$__rate_interval])))", "{{cmd}}"),
+                description="From INFO commandstats: calls per second of the eight busiest commands.",
+            ),
+            panel(
+                "Slowlog and errors",
+                "short",
+                (f"redis_slowlog_length{{{s}}}", "{{instance}} slowlog entries"),
+                (f"rate(redis_total_error_replies{{{s}}}[$__rate_interval])", "{{instance}} error replies/s"),
+            ),
+            panel(
                 "Keyspace hit ratio",
                 "percentunit",
                 (
@@ -593,6 +605,100 @@ def nats():
     )
 
 
+def bind():
+    s = SEL
+    return dashboard(
+        "sidecar-exporter-bind",
+        "BIND (bind_exporter compatible)",
+        "BIND 9's statistics channel through the bind preset; the names are bind_exporter's.",
+        "bind_up",
+        [
+            stat("BIND up", "bool", f"min(bind_up{{{s}}})", "up"),
+            stat("Queries/s", "reqps", f"sum(rate(bind_incoming_queries_total{{{s}}}[$__rate_interval]))", "queries/s"),
+            stat(
+                "SERVFAIL share",
+                "percentunit",
+                f'sum(rate(bind_response_rcodes_total{{{s}, rcode="SERVFAIL"}}[$__rate_interval])) / '
+                f"clamp_min(sum(rate(bind_response_rcodes_total{{{s}}}[$__rate_interval])), 1e-9)",
+                "SERVFAIL",
+            ),
+            stat("Uptime", "s", f"min(time() - bind_boot_time_seconds{{{s}}})", "uptime"),
+            panel("Queries by type", "reqps", (f"sum by (type) (rate(bind_incoming_queries_total{{{s}}}[$__rate_interval]))", "{{type}}")),
+            panel(
+                "Responses by RCODE",
+                "reqps",
+                (f"sum by (rcode) (rate(bind_response_rcodes_total{{{s}}}[$__rate_interval]))", "{{rcode}}"),
+            ),
+            panel("Responses by result", "reqps", (f"sum by (result) (rate(bind_responses_total{{{s}}}[$__rate_interval]))", "{{result}}")),
+            panel(
+                "Resolver errors",
+                "ops",
+                (f"sum by (view, error) (rate(bind_resolver_response_errors_total{{{s}}}[$__rate_interval]))", "{{view}} {{error}}"),
+                (f"sum by (view, error) (rate(bind_resolver_query_errors_total{{{s}}}[$__rate_interval]))", "{{view}} {{error}}"),
+            ),
+            panel(
+                "Zone transfers",
+                "ops",
+                (f"rate(bind_zone_transfer_success_total{{{s}}}[$__rate_interval])", "{{instance}} success"),
+                (f"rate(bind_zone_transfer_failure_total{{{s}}}[$__rate_interval])", "{{instance}} failure"),
+                (f"rate(bind_zone_transfer_rejected_total{{{s}}}[$__rate_interval])", "{{instance}} rejected"),
+            ),
+            panel("Zone serials", "none", (f"bind_zone_serial{{{s}, zone_name!~\".*ARPA\"}}", "{{view}} {{zone_name}}"), kind="stat", width=12, height=8),
+        ],
+        tags=["bind", "dns"],
+    )
+
+
+def squid():
+    s = SEL
+    return dashboard(
+        "sidecar-exporter-squid",
+        "Squid (squid-exporter compatible)",
+        "Squid's cache manager through the squid preset; the names are boynux/squid-exporter's.",
+        "squid_up",
+        [
+            stat("Squid up", "bool", f"min(squid_up{{{s}}})", "up"),
+            stat("Client requests/s", "reqps", f"sum(rate(squid_client_http_requests_total{{{s}}}[$__rate_interval]))", "req/s"),
+            stat(
+                "Hit ratio",
+                "percentunit",
+                f"sum(rate(squid_client_http_hits_total{{{s}}}[$__rate_interval])) / "
+                f"clamp_min(sum(rate(squid_client_http_requests_total{{{s}}}[$__rate_interval])), 1e-9)",
+                "hits",
+            ),
+            stat("Median service time", "s", f"max(squid_HTTP_Requests_All_50{{{s}}})", "p50"),
+            panel(
+                "Client requests",
+                "reqps",
+                (f"rate(squid_client_http_requests_total{{{s}}}[$__rate_interval])", "{{instance}} requests"),
+                (f"rate(squid_client_http_hits_total{{{s}}}[$__rate_interval])", "{{instance}} hits"),
+                (f"rate(squid_client_http_errors_total{{{s}}}[$__rate_interval])", "{{instance}} errors"),
+            ),
+            panel(
+                "Server requests",
+                "reqps",
+                (f"rate(squid_server_all_requests_total{{{s}}}[$__rate_interval])", "{{instance}} requests"),
+                (f"rate(squid_server_all_errors_total{{{s}}}[$__rate_interval])", "{{instance}} errors"),
+            ),
+            panel(
+                "Client traffic",
+                "KBs",
+                (f"rate(squid_client_http_kbytes_in_kbytes_total{{{s}}}[$__rate_interval])", "{{instance}} in"),
+                (f"rate(squid_client_http_kbytes_out_kbytes_total{{{s}}}[$__rate_interval])", "{{instance}} out"),
+            ),
+            panel(
+                "Service time percentiles (5 min)",
+                "s",
+                (f"squid_HTTP_Requests_All_50{{{s}}}", "{{instance}} all p50"),
+                (f"squid_HTTP_Requests_All_95{{{s}}}", "{{instance}} all p95"),
+                (f"squid_Cache_Misses_95{{{s}}}", "{{instance}} misses p95"),
+                (f"squid_Cache_Hits_95{{{s}}}", "{{instance}} hits p95"),
+            ),
+        ],
+        tags=["squid", "proxy"],
+    )
+
+
 DASHBOARDS = {
     "sidecar-exporter": sidecar_exporter,
     "process": process,
@@ -607,6 +713,8 @@ DASHBOARDS = {
     "beanstalkd": beanstalkd,
     "uwsgi": uwsgi,
     "nats": nats,
+    "bind": bind,
+    "squid": squid,
 }
 
 

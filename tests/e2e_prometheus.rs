@@ -1,6 +1,6 @@
 //! End to end with a real Prometheus: real servers on 127.0.0.1 (nginx, redis, apache, haproxy,
-//! php-fpm behind nginx, lighttpd, beanstalkd, uwsgi, nats-server, a few `sleep` processes), the
-//! sidecar watching them, and Debian's `prometheus` scraping the sidecar every second. Then
+//! php-fpm behind nginx, lighttpd, beanstalkd, uwsgi, nats-server, named, squid, a few `sleep`
+//! processes), the sidecar watching them, and Debian's `prometheus` scraping the sidecar every second. Then
 //! every PromQL expression of every dashboard panel and alert rule (`dashboards/`) is evaluated
 //! through Prometheus' HTTP API.
 //!
@@ -24,6 +24,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::bind_squid::{Named, Squid, A};
 use common::{free_port, http_get, require_tool, ChildGuard, Exporter};
 use nginx_support::Nginx;
 use serde_json::Value;
@@ -98,6 +99,18 @@ const APP_FAMILIES: &[AppFamily] = &[
         metric_prefix: "gnatsd_",
         default_path: "/varz",
     },
+    AppFamily {
+        family: "bind",
+        preset_names: &["bind"],
+        metric_prefix: "bind_",
+        default_path: "/json/v1",
+    },
+    AppFamily {
+        family: "squid",
+        preset_names: &["squid"],
+        metric_prefix: "squid_",
+        default_path: "/squid-internal-mgr",
+    },
 ];
 
 impl AppFamily {
@@ -117,6 +130,8 @@ struct Apps {
     php_fpm_port: u16,
     /// lighttpd, beanstalkd, uWSGI's stats server and NATS' monitoring port.
     more: MoreApps,
+    named: Named,
+    squid: Squid,
     _children: Vec<ChildGuard>,
     _dir: tempfile::TempDir,
 }
@@ -319,6 +334,11 @@ http {{
         wait_for_server("nginx in front of php-fpm", php_fpm_port, &log);
 
         let more = MoreApps::start(d, &mut children);
+        let named = Named::start();
+        for name in ["www.example.test", "nope.example.test"] {
+            named.query(name, A);
+        }
+        let squid = Squid::start();
 
         // a few plain processes for the process collector
         for _ in 0..3 {
@@ -357,6 +377,8 @@ http {{
             haproxy_stats_port,
             php_fpm_port,
             more,
+            named,
+            squid,
             _children: children,
             _dir: dir,
         }
@@ -374,6 +396,8 @@ http {{
             "beanstalkd" => self.more.beanstalkd,
             "uwsgi" => self.more.uwsgi_stats,
             "nats" => self.more.nats_monitor,
+            "bind" => self.named.stats_port,
+            "squid" => self.squid.port,
             other => panic!("no server for {other}"),
         }
     }

@@ -2,6 +2,7 @@
 //! that are stopped when the test ends.
 #![allow(dead_code)]
 
+pub mod bind_squid;
 pub mod exposition;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
