@@ -180,16 +180,7 @@ async fn once(cli: Cli, collector: Option<String>, explain: bool) -> ExitCode {
     }
     let mut out = Vec::new();
     encode::encode(&families, encode::Format::Text, &mut out);
-    use std::io::Write;
-    if let Err(error) = std::io::stdout().write_all(&out) {
-        eprintln!("cannot write to stdout: {error}");
-        return ExitCode::FAILURE;
-    }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    print_then_exit(&out, failed)
 }
 
 /// Collects each collector once, explained, and prints the explanations for a person: the
@@ -215,8 +206,13 @@ async fn explain_once(engine: &Engine) -> ExitCode {
         failed |= !explanation.up;
         out.push_str(&crate::explain::text::render(&explanation));
     }
+    print_then_exit(out.as_bytes(), failed)
+}
+
+/// Writes `out` to stdout; the exit code says whether a collector `failed` (or stdout did).
+fn print_then_exit(out: &[u8], failed: bool) -> ExitCode {
     use std::io::Write;
-    if let Err(error) = std::io::stdout().write_all(out.as_bytes()) {
+    if let Err(error) = std::io::stdout().write_all(out) {
         eprintln!("cannot write to stdout: {error}");
         return ExitCode::FAILURE;
     }

@@ -9,54 +9,16 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::golden::check;
 use common::{
     eventually, free_port, http_get, require_tool, sample_value, wait_for_port, ChildGuard,
     Exporter,
 };
 use sidecar_exporter::config::presets;
-use sidecar_exporter::formats;
-use sidecar_exporter::kinds::pipeline::MappedConfig;
-use sidecar_exporter::mapping::Mapping;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// The preset's `format` and `metrics` applied to a captured answer must give the golden
-/// exposition, with no mapping problem.
-fn golden(preset_name: &str, raw_fixture: &str) {
-    let preset = presets::find(preset_name).unwrap_or_else(|| panic!("no preset {preset_name}"));
-    let mut keys: serde_yaml::Mapping = serde_yaml::from_str(preset.yaml).unwrap();
-    keys.retain(|key, _| key == "format" || key == "metrics");
-    let config: MappedConfig = serde_yaml::from_value(serde_yaml::Value::Mapping(keys)).unwrap();
-    let body = std::fs::read(fixtures().join("raw").join(raw_fixture)).unwrap();
-    let records = formats::parse(&config.format.clone().unwrap_or_default(), &body).unwrap();
-    let mapping = Mapping::compile(config.metrics.as_deref().unwrap_or_default()).unwrap();
-    let collection = mapping.apply(&records);
-    assert!(
-        collection.problems.is_empty(),
-        "{preset_name}: {:?}",
-        collection.problems
-    );
-    let got = common::sorted_exposition(&collection.families);
-    let path = fixtures()
-        .join("golden")
-        .join(format!("{preset_name}.prom"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &got).unwrap();
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(
-        got,
-        want,
-        "{preset_name}: output differs from {}",
-        path.display()
-    );
-}
 
 /// The names of the families of an exposition (from its `# TYPE` lines).
 fn families(exposition: &str) -> Vec<String> {
@@ -102,7 +64,7 @@ fn assert_probe_matches(preset_name: &str, port: u16) {
 
 #[test]
 fn golden_lighttpd() {
-    golden("lighttpd", "lighttpd_status_auto.txt");
+    check("lighttpd", "lighttpd_status_auto.txt");
 }
 
 /// lighttpd on a free port with mod_status at `/server-status` and a static file.
@@ -214,7 +176,7 @@ fn lighttpd_live() {
 
 #[test]
 fn golden_beanstalkd() {
-    golden("beanstalkd", "beanstalkd_stats.txt");
+    check("beanstalkd", "beanstalkd_stats.txt");
 }
 
 /// Sends `commands` on `stream` and reads until the answer holds `until` lines.
@@ -297,7 +259,7 @@ fn beanstalkd_live() {
 
 #[test]
 fn golden_uwsgi() {
-    golden("uwsgi", "uwsgi_stats.json");
+    check("uwsgi", "uwsgi_stats.json");
 }
 
 /// A WSGI app that raises on `/boom` and uses the uWSGI cache on `/cache/KEY`.
@@ -415,7 +377,7 @@ fn uwsgi_live() {
 
 #[test]
 fn golden_nats() {
-    golden("nats", "nats_varz.json");
+    check("nats", "nats_varz.json");
 }
 
 #[test]

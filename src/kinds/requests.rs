@@ -26,6 +26,7 @@ use serde::Deserialize;
 use super::pipeline::Request;
 use super::tcp_text::{TcpConfig, TcpSource};
 use crate::client::http::{HttpRequestConfig, HttpSource};
+use crate::client::Source;
 use crate::config::locate::Step;
 use crate::config::KeyError;
 use crate::formats::FormatConfig;
@@ -101,12 +102,7 @@ pub fn http(base: &HttpRequestConfig, listed: &HttpRequests) -> Result<Vec<Reque
         // A fault of the shared keys (a bad `url`, an unreadable CA file) is the same for every
         // request: report it where it is written, once.
         let source = HttpSource::from_config(&config)?;
-        requests.push(Request {
-            name: Some(item.name.clone()),
-            source: Box::new(source),
-            format: item.format.clone(),
-            optional: item.optional,
-        });
+        requests.push(named(&item.name, source, &item.format, item.optional));
     }
     Ok(requests)
 }
@@ -143,14 +139,24 @@ pub fn tcp(base: &TcpConfig, listed: &TcpRequests) -> Result<Vec<Request>, KeyEr
                 e.in_item(index).below("requests")
             }
         })?;
-        requests.push(Request {
-            name: Some(item.name.clone()),
-            source: Box::new(source),
-            format: item.format.clone(),
-            optional: item.optional,
-        });
+        requests.push(named(&item.name, source, &item.format, item.optional));
     }
     Ok(requests)
+}
+
+/// One listed request.
+fn named(
+    name: &str,
+    source: impl Source + 'static,
+    format: &Option<FormatConfig>,
+    optional: bool,
+) -> Request {
+    Request {
+        name: Some(name.to_string()),
+        source: Box::new(source),
+        format: format.clone(),
+        optional,
+    }
 }
 
 /// Names must be unique and not empty: each is a key of the combined document.

@@ -4,6 +4,7 @@
 
 pub mod bind_squid;
 pub mod exposition;
+pub mod golden;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -697,21 +697,17 @@ fn memberships(settings: &Settings, state: &State) -> Vec<(u32, String)> {
 
 /// Every grouped process as (pid, comm, group name), for explanations.
 pub fn members(settings: &Settings, state: &State) -> Vec<(u32, String, String)> {
-    let any_children = settings.any_children();
-    let mut resolved: HashMap<u32, Option<(usize, String)>> = HashMap::new();
-    let mut out = Vec::new();
-    for (&pid, tracked) in &state.procs {
-        let group = if tracked.own.is_some() || !any_children {
-            tracked.own.clone()
-        } else {
-            inherited(settings, state, pid, &mut resolved, 0)
-        };
-        if let Some((_, name)) = group {
-            out.push((pid, tracked.stat.comm.clone(), name));
-        }
-    }
-    out.sort_unstable_by_key(|(pid, _, _)| *pid);
-    out
+    memberships(settings, state)
+        .into_iter()
+        .map(|(pid, group)| {
+            let comm = state
+                .procs
+                .get(&pid)
+                .map(|tracked| tracked.stat.comm.clone())
+                .unwrap_or_default();
+            (pid, comm, group)
+        })
+        .collect()
 }
 
 /// The group a process joins through `children: true` of a matched ancestor.
