@@ -1298,3 +1298,81 @@ fn every_rendered_example_validates_against_the_kubernetes_schemas() {
         "{lines:?}"
     );
 }
+
+/// A chart whose only pod is a Job's, calling the library the way charts/example-app's README
+/// says, with the sidecar on and nothing configured.
+fn job_chart() -> PathBuf {
+    let dir = charts().join("job-app");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: job-app\nversion: 0.1.0\ndependencies:\n  - name: sidecar-exporter\n    version: 0.1.0\n    repository: file://../sidecar-exporter\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("values.yaml"),
+        "metricsSidecar:\n  enabled: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/job.yaml"),
+        r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .Release.Name }}-batch
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      {{- include "sidecar-exporter.podSpec" (dict "context" $ "indent" 6) }}
+      {{- include "sidecar-exporter.initContainer" (dict "context" $ "indent" 6 "withKey" true) }}
+      containers:
+        - name: batch
+          image: busybox:1.37
+          command: [sh, -c, "sleep 5"]
+        {{- include "sidecar-exporter.container" (dict "context" $ "indent" 8) }}
+      {{- include "sidecar-exporter.volumes" (dict "context" $ "indent" 6 "withKey" true) }}
+"#,
+    )
+    .unwrap();
+    run_helm(&["dependency", "build", dir.to_str().unwrap()]);
+    dir
+}
+
+#[test]
+fn a_job_gets_a_native_sidecar_that_lets_it_complete() {
+    let chart = job_chart();
+    let rendered = template(&chart, &["--kube-version", "1.29.0"]);
+    let docs = documents(&rendered);
+    assert_eq!(docs.len(), 1, "a discovering sidecar needs no ConfigMap");
+    let spec = &docs[0]["spec"]["template"]["spec"];
+    let names = |key: &str| -> Vec<&str> {
+        spec[key]
+            .as_sequence()
+            .map(|l| l.iter().map(|c| c["name"].as_str().unwrap()).collect())
+            .unwrap_or_default()
+    };
+    // The Job completes when "batch" exits: the sidecar is no container that must exit too.
+    assert_eq!(names("containers"), ["batch"]);
+    assert_eq!(names("initContainers"), ["sidecar-exporter"]);
+    let c = &spec["initContainers"][0];
+    assert_eq!(c["restartPolicy"], "Always");
+    assert_eq!(env_of(c, "SIDECAR_EXPORTER_DISCOVER"), Some("true"));
+    assert!(spec.get("volumes").is_none(), "nothing to mount");
+
+    let older = documents(&template(&chart, &["--kube-version", "1.28.0"]));
+    let spec = &older[0]["spec"]["template"]["spec"];
+    assert!(spec.get("initContainers").is_none());
+    assert_eq!(spec["containers"][1]["name"], "sidecar-exporter");
+
+    let file = chart.join("rendered.yaml");
+    std::fs::write(&file, &rendered).unwrap();
+    let (ok, lines) = run_kubernetes_validate(std::slice::from_ref(&file), &["1.29"]);
+    assert!(
+        ok && lines
+            .iter()
+            .any(|l| l.starts_with("INFO") && l.contains("passed for resource job/demo-batch")),
+        "{lines:?}"
+    );
+}
