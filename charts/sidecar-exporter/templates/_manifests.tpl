@@ -8,7 +8,7 @@ Renders nothing when the sidecar is off (helm then emits no document for that fi
 {{- define "sidecar-exporter.manifests" -}}
 {{- if include "sidecar-exporter.enabled" . -}}
 {{- $v := include "sidecar-exporter.values" . | fromYaml -}}
-{{- if not $v.existingConfigMap }}
+{{- if and (not $v.existingConfigMap) (include "sidecar-exporter.mountConfig" .) }}
 {{ include "sidecar-exporter.configMap" . }}
 {{- end }}
 {{- if $v.serviceMonitor.enabled }}
