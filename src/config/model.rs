@@ -37,6 +37,18 @@ pub struct GlobalConfig {
     /// Constant labels added to every series of every collector.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// How `discover` and `serve --discover` look for the app.
+    #[serde(default)]
+    pub discover: DiscoverConfig,
+}
+
+/// `global.discover:` settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverConfig {
+    /// Ports discovery never probes (a port where even a read-only request is unwelcome).
+    #[serde(default)]
+    pub exclude_ports: Vec<u16>,
 }
 
 fn default_scrape_timeout() -> ConfigDuration {
@@ -49,6 +61,7 @@ impl Default for GlobalConfig {
             scrape_timeout: default_scrape_timeout(),
             min_interval: ConfigDuration::default(),
             labels: BTreeMap::new(),
+            discover: DiscoverConfig::default(),
         }
     }
 }
