@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod exposition;
+pub mod servers;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
