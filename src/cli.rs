@@ -154,6 +154,9 @@ pub enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Look for the apps beside this one (listening sockets, their processes, the presets'
+    /// read-only probes over loopback) and print a ready configuration.
+    Discover,
     /// List the built-in presets, or print one.
     Presets {
         /// The preset to print.

@@ -1,4 +1,4 @@
-//! The subcommands: `serve`, `check`, `once` and `presets`.
+//! The subcommands: `serve`, `check`, `once`, `discover` and `presets`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -64,6 +64,7 @@ pub fn run(cli: Cli) -> ExitCode {
             run_async(once(cli, collector, explain))
         }
         Some(Command::Presets { name }) => list_presets(name.as_deref()),
+        Some(Command::Discover) => run_async(discover(cli)),
     }
 }
 
@@ -221,6 +222,30 @@ fn print_then_exit(out: &[u8], failed: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// One discovery round, printed as a config. Exit 0 even when nothing is found: an empty result
+/// is an answer.
+async fn discover(cli: Cli) -> ExitCode {
+    let exclude_ports = match config::load(cli.config_file.as_deref()) {
+        Ok(loaded) => loaded.global.discover.exclude_ports,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = crate::discover::Options {
+        exclude_ports,
+        ..Default::default()
+    };
+    let round = crate::discover::run(&options, &crate::discover::rules()).await;
+    let text = crate::discover::render::config(&round);
+    use std::io::Write;
+    if let Err(error) = std::io::stdout().write_all(text.as_bytes()) {
+        eprintln!("cannot write to stdout: {error}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 fn list_presets(name: Option<&str>) -> ExitCode {

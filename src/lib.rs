@@ -8,6 +8,7 @@ pub mod client;
 pub mod collector;
 pub mod commands;
 pub mod config;
+pub mod discover;
 pub mod encode;
 pub mod explain;
 pub mod formats;

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::bind_squid::{Named, Squid, A};
+use common::servers::{Named, Squid, A};
 use common::{free_port, http_get, require_tool, ChildGuard, Exporter};
 use nginx_support::Nginx;
 use serde_json::Value;

@@ -11,62 +11,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::exposition::{compare, family, parse};
+use common::servers::{run_ok, start_haproxy, Redis};
 use common::{
     free_port, http_get, require_tool, sample_value, wait_for_port, ChildGuard, Exporter,
 };
 
-fn run_ok(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("running {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Redis
-
-struct Redis {
-    port: u16,
-    // Before `_dir`: fields drop in order, and the server stops before its files are removed.
-    _child: ChildGuard,
-    _dir: tempfile::TempDir,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let server = require_tool("redis-server", "redis-server");
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = ChildGuard::spawn(
-            Command::new(server)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .arg("--dir")
-                .arg(dir.path())
-                .stdout(Stdio::null()),
-        );
-        wait_for_port(port, Duration::from_secs(10));
-        Redis {
-            port,
-            _dir: dir,
-            _child: child,
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let cli = require_tool("redis-cli", "redis-tools");
-        run_ok(
-            Command::new(cli)
-                .args(["-p", &self.port.to_string()])
-                .args(args),
-        )
-    }
-}
 
 fn redis_config(name: &str, port: u16, labels: &str) -> String {
     format!("  - name: {name}\n    preset: redis\n    address: 127.0.0.1:{port}\n{labels}")
@@ -512,37 +463,6 @@ fn memcached_live() {
 
 // ---------------------------------------------------------------------------------------------
 // HAProxy
-
-/// HAProxy with a stats page, a frontend and a backend with one checked server that is down and
-/// one unchecked server.
-fn start_haproxy(dir: &std::path::Path) -> (ChildGuard, u16, u16) {
-    let haproxy = require_tool("haproxy", "haproxy");
-    let (stats, web) = (free_port(), free_port());
-    // `timeout connect` also spaces HAProxy's 3 retries of a refused connection: at 1 s, each
-    // request to the dead backend took 3 s and this test 15 s; refusals on 127.0.0.1 are
-    // immediate, so 100 ms loses nothing.
-    let config = format!(
-        "global\n  log stdout format raw local0 err\n\
-         defaults\n  mode http\n  timeout connect 100ms\n  timeout client 5s\n  timeout server 5s\n\
-         frontend stats\n  bind 127.0.0.1:{stats}\n  stats enable\n  stats uri /stats\n\
-         frontend web\n  bind 127.0.0.1:{web}\n  default_backend app\n\
-         backend app\n  server app1 127.0.0.1:{down} check\n  server app2 127.0.0.1:{down2}\n",
-        down = free_port(),
-        down2 = free_port(),
-    );
-    let path = dir.join("haproxy.cfg");
-    std::fs::write(&path, config).unwrap();
-    let child = ChildGuard::spawn(
-        Command::new(haproxy)
-            .arg("-f")
-            .arg(&path)
-            .arg("-db")
-            .stdout(Stdio::null()),
-    );
-    wait_for_port(stats, Duration::from_secs(10));
-    wait_for_port(web, Duration::from_secs(10));
-    (child, stats, web)
-}
 
 /// Series that move between two reads: the stats frontend serves the reads themselves, and the
 /// down server's health checks keep running.

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::bind_squid::{Named, Squid, A, AAAA};
 use common::exposition::{compare, parse, Exposition};
+use common::servers::{Named, Squid, A, AAAA};
 use common::{
     free_port, http_get, require_tool, sample_value, wait_for_port, ChildGuard, Exporter,
 };

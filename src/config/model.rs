@@ -37,6 +37,18 @@ pub struct GlobalConfig {
     /// Constant labels added to every series of every collector.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// How `discover` and `serve --discover` look for the app.
+    #[serde(default)]
+    pub discover: DiscoverConfig,
+}
+
+/// `global.discover:` settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverConfig {
+    /// Ports discovery never probes (a port where even a read-only request is unwelcome).
+    #[serde(default)]
+    pub exclude_ports: Vec<u16>,
 }
 
 fn default_scrape_timeout() -> ConfigDuration {
@@ -49,6 +61,7 @@ impl Default for GlobalConfig {
             scrape_timeout: default_scrape_timeout(),
             min_interval: ConfigDuration::default(),
             labels: BTreeMap::new(),
+            discover: DiscoverConfig::default(),
         }
     }
 }
@@ -97,6 +110,104 @@ pub struct CollectorConfig {
     pub redact: Vec<String>,
     /// Help text for the preset catalogue (presets only).
     pub description: Option<String>,
-    /// How a preset's app is recognised (reserved for auto-configuration; not used yet).
-    pub detect: Option<serde_yaml::Value>,
+    /// How a preset's app is recognised by discovery (presets only; see [`Detect`]).
+    pub detect: Option<Detect>,
+}
+
+/// A preset's `detect:` section: the evidence that points at its app and the one read-only
+/// probe that confirms it. Discovery reads nothing else, so a new preset brings its own
+/// detection.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Detect {
+    /// The app's usual ports: a listening socket on one of them is a candidate.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    /// Process names (`/proc/PID/comm`, at most 15 characters): a socket owned by such a process
+    /// is a candidate, whatever its port.
+    #[serde(default)]
+    pub process_names: Vec<String>,
+    /// Regular expressions matched against the owner's command line (arguments joined by
+    /// spaces), for apps whose process name says little (`java`).
+    #[serde(default)]
+    pub cmdline: Vec<String>,
+    /// The request that confirms a candidate; without it the preset is never discovered.
+    pub probe: Option<DetectProbe>,
+    /// The preset cannot work without credentials (a database): discovery prints it commented
+    /// out, with a placeholder to fill in.
+    #[serde(default)]
+    pub needs_credentials: bool,
+}
+
+/// The read-only request that confirms a candidate: `request` for HTTP, `send` for TCP.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DetectProbe {
+    /// HTTP: `GET /path`; `expect` is matched against the body of a 2xx answer.
+    pub request: Option<String>,
+    /// TCP: the bytes sent (may be empty, for apps that speak first); `expect` is matched
+    /// against the first bytes read.
+    pub send: Option<String>,
+    /// The regular expression the answer must match.
+    pub expect: String,
+}
+
+/// A probe, checked: what it sends and the compiled pattern of its answer.
+#[derive(Debug, Clone)]
+pub enum ProbeSpec {
+    /// `GET <path>` over HTTP/1.1.
+    Http {
+        /// The path and query.
+        path: String,
+        /// What the body must match.
+        expect: regex::Regex,
+    },
+    /// Bytes over plain TCP.
+    Tcp {
+        /// What is sent.
+        send: String,
+        /// What the first bytes read must match.
+        expect: regex::Regex,
+    },
+}
+
+impl DetectProbe {
+    /// The probe checked: exactly one of `request`/`send`, a `GET /…` request, a valid regex.
+    pub fn spec(&self) -> Result<ProbeSpec, String> {
+        let expect = regex::Regex::new(&self.expect)
+            .map_err(|e| format!("probe.expect is not a valid regular expression: {e}"))?;
+        match (&self.request, &self.send) {
+            (Some(request), None) => {
+                let path = request
+                    .strip_prefix("GET ")
+                    .map(str::trim)
+                    .filter(|path| path.starts_with('/') && !path.contains(char::is_whitespace))
+                    .ok_or_else(|| {
+                        format!("probe.request {request:?} must be `GET /path` (only read-only GET requests are sent)")
+                    })?;
+                Ok(ProbeSpec::Http {
+                    path: path.to_string(),
+                    expect,
+                })
+            }
+            (None, Some(send)) => Ok(ProbeSpec::Tcp {
+                send: send.clone(),
+                expect,
+            }),
+            _ => Err("probe needs exactly one of `request` (HTTP) and `send` (TCP)".to_string()),
+        }
+    }
+}
+
+impl Detect {
+    /// The `cmdline` patterns, compiled.
+    pub fn cmdline_patterns(&self) -> Result<Vec<regex::Regex>, String> {
+        self.cmdline
+            .iter()
+            .map(|p| {
+                regex::Regex::new(p)
+                    .map_err(|e| format!("cmdline {p:?} is not a valid regular expression: {e}"))
+            })
+            .collect()
+    }
 }

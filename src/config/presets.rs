@@ -38,6 +38,17 @@ impl Preset {
             None => joined,
         }
     }
+
+    /// Its `detect:` section, typed (`None` when it has none).
+    pub fn detect(&self) -> Result<Option<super::Detect>, String> {
+        let mapping = self.mapping()?;
+        match mapping.get("detect") {
+            None => Ok(None),
+            Some(value) => serde_yaml::from_value(value.clone())
+                .map(Some)
+                .map_err(|e| format!("collectors/{}.yaml: detect: {e}", self.name)),
+        }
+    }
 }
 
 /// The preset called `name`.
@@ -48,4 +59,48 @@ pub fn find(name: &str) -> Option<&'static Preset> {
 /// The names of all presets.
 pub fn names() -> Vec<&'static str> {
     PRESETS.iter().map(|p| p.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_detect_section_parses_and_its_patterns_compile() {
+        let mut with_probe = 0;
+        for preset in PRESETS {
+            let detect = preset
+                .detect()
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|| panic!("collectors/{}.yaml has no detect:", preset.name));
+            detect
+                .cmdline_patterns()
+                .unwrap_or_else(|e| panic!("collectors/{}.yaml: {e}", preset.name));
+            if let Some(probe) = &detect.probe {
+                probe
+                    .spec()
+                    .unwrap_or_else(|e| panic!("collectors/{}.yaml: {e}", preset.name));
+                with_probe += 1;
+            }
+            assert!(
+                !detect.ports.is_empty() || !detect.process_names.is_empty(),
+                "collectors/{}.yaml: detect: names neither ports nor process names",
+                preset.name
+            );
+        }
+        assert_eq!(with_probe, PRESETS.len(), "every preset can be confirmed");
+    }
+
+    #[test]
+    fn a_misspelt_detect_key_or_a_writing_probe_is_refused() {
+        let typo: Result<crate::config::Detect, _> =
+            serde_yaml::from_str("ports: [80]\nprocess_name: [nginx]\n");
+        assert!(typo.unwrap_err().to_string().contains("process_name"));
+        let post: crate::config::DetectProbe =
+            serde_yaml::from_str("request: POST /x\nexpect: y\n").unwrap();
+        assert!(post.spec().unwrap_err().contains("GET /path"));
+        let both: crate::config::DetectProbe =
+            serde_yaml::from_str("request: GET /x\nsend: y\nexpect: y\n").unwrap();
+        assert!(both.spec().is_err());
+    }
 }

@@ -2,9 +2,9 @@
 //! that are stopped when the test ends.
 #![allow(dead_code)]
 
-pub mod bind_squid;
 pub mod exposition;
 pub mod golden;
+pub mod servers;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
