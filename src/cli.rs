@@ -102,6 +102,23 @@ pub struct Cli {
     )]
     pub max_requests: u32,
 
+    /// Find the apps beside the sidecar and collect from them (the presets' `detect:` rules, on
+    /// loopback), at start and whenever the listening sockets change; configured collectors win
+    /// over discovered ones for the same target.
+    #[arg(long = "discover", env = "SIDECAR_EXPORTER_DISCOVER", global = true)]
+    pub discover: bool,
+
+    /// With `--discover`: the shortest time between two discovery rounds.
+    #[arg(
+        long = "discover.interval",
+        env = "SIDECAR_EXPORTER_DISCOVER_INTERVAL",
+        global = true,
+        default_value = "30s",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub discover_interval: Duration,
+
     /// Show the app's answers and the values taken from them on the debug pages
     /// (`/debug/collectors/NAME`); off, the pages show keys, counts and reasons only. Values
     /// under secret-looking and `redact:` keys stay hidden either way.

@@ -240,12 +240,7 @@ async fn discover(cli: Cli) -> ExitCode {
     };
     let round = crate::discover::run(&options, &crate::discover::rules()).await;
     let text = crate::discover::render::config(&round);
-    use std::io::Write;
-    if let Err(error) = std::io::stdout().write_all(text.as_bytes()) {
-        eprintln!("cannot write to stdout: {error}");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
+    print_then_exit(text.as_bytes(), false)
 }
 
 fn list_presets(name: Option<&str>) -> ExitCode {
@@ -300,7 +295,8 @@ async fn serve(cli: Cli) -> ExitCode {
     let state = Arc::new(
         AppState::new(cli.config_file.clone(), cli.telemetry_path.clone())
             .with_max_requests(usize::try_from(cli.max_requests).unwrap_or(usize::MAX))
-            .with_debug_answers(cli.debug_answers),
+            .with_debug_answers(cli.debug_answers)
+            .with_discovery(cli.discover),
     );
     if let Err(error) = state.reload() {
         eprintln!("{error}");
@@ -328,6 +324,9 @@ async fn serve(cli: Cli) -> ExitCode {
     }
 
     spawn_reload_triggers(state.clone());
+    if cli.discover {
+        spawn_discovery(state.clone(), cli.discover_interval);
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut router = app(state);
     if let Some(web) = &web {
@@ -384,6 +383,77 @@ fn raise_fd_limit() -> u64 {
         }
     }
     getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// How often `serve --discover` looks whether the listening sockets changed (reading
+/// `/proc/net/tcp{,6}`, no probe).
+const SOCKET_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+/// `serve --discover`: a round at start, then one whenever the listening sockets changed, at
+/// most one per `interval`; each round's findings go to the state, which adds and retires
+/// collectors.
+fn spawn_discovery(state: Arc<AppState>, interval: Duration) {
+    // A round's future borrows its rules and evidence across awaits in a way the compiler
+    // cannot prove `Send` for every lifetime, so it runs on a thread of its own with a small
+    // runtime of its own (which also leaves it untouched by the server's shutdown).
+    let spawned = std::thread::Builder::new()
+        .name("discovery".to_string())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(discovery_loop(state, interval)),
+                Err(error) => tracing::error!(%error, "cannot start discovery"),
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start discovery");
+    }
+}
+
+async fn discovery_loop(state: Arc<AppState>, interval: Duration) {
+    let rules = crate::discover::rules();
+    let proc_root = std::path::PathBuf::from("/proc");
+    let mut probed_sockets = None;
+    let mut last_round: Option<tokio::time::Instant> = None;
+    let mut ticker = tokio::time::interval(SOCKET_CHECK_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let root = proc_root.clone();
+        let sockets =
+            tokio::task::spawn_blocking(move || crate::discover::evidence::listening_set(&root))
+                .await
+                .unwrap_or_default();
+        let due = last_round.map_or(true, |at| at.elapsed() >= interval);
+        if !due || probed_sockets.as_ref() == Some(&sockets) {
+            continue;
+        }
+        let exclude_ports = config::load(state.config_path.as_deref())
+            .map(|loaded| loaded.global.discover.exclude_ports)
+            .unwrap_or_default();
+        let options = crate::discover::Options {
+            exclude_ports,
+            proc_root: proc_root.clone(),
+            ..Default::default()
+        };
+        let round = crate::discover::run(&options, &rules).await;
+        tracing::debug!(
+            sockets = round.sockets,
+            probes = round.probes,
+            found = round.findings.len(),
+            "discovery round"
+        );
+        probed_sockets = Some(sockets);
+        last_round = Some(tokio::time::Instant::now());
+        let found = crate::discover::render::collectors(&round.findings);
+        let state = state.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            state.discovered(found, round.sockets, round.probes)
+        })
+        .await;
+    }
 }
 
 fn spawn_reload_triggers(state: Arc<AppState>) {

@@ -328,3 +328,88 @@ fn discover_skips_excluded_ports_and_exits_0_with_the_process_collector() {
         "{text}"
     );
 }
+
+/// The value of `sidecar_exporter_target_requests_total` of the collector whose name is
+/// `name`, or `name_PORT` (several of one preset), in `text`.
+fn collector_line<'a>(text: &'a str, family: &str, names: &[String]) -> Option<&'a str> {
+    text.lines().find(|line| {
+        line.starts_with(family)
+            && names
+                .iter()
+                .any(|name| line.contains(&format!("collector=\"{name}\"")))
+    })
+}
+
+fn value(line: &str) -> f64 {
+    line.rsplit_once(' ')
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+#[test]
+fn serve_discover_adds_and_retires_collectors_and_the_others_keep_counting() {
+    let _serial = serial();
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("page.txt"), "requests: 5\n").unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "collectors:\n  - name: configured\n    kind: file\n    path: page.txt\n    format: kv\n    metrics:\n      - {name: page_requests, path: '{ .requests }'}\n",
+    )
+    .unwrap();
+    let exporter = common::Exporter::start_in(
+        dir,
+        &[
+            "--config.file",
+            "config.yaml",
+            "--discover",
+            "--discover.interval",
+            "1s",
+        ],
+    );
+    let redis_names = ["redis".to_string(), format!("redis_{}", redis.port)];
+    let up = "sidecar_exporter_collector_up{";
+    let requests = "sidecar_exporter_target_requests_total{";
+    common::eventually(Duration::from_secs(15), "redis discovered", || {
+        collector_line(&exporter.metrics(), up, &redis_names).is_some_and(|l| value(l) == 1.0)
+    });
+    let text = exporter.metrics();
+    assert!(
+        text.contains("sidecar_exporter_discovered_collectors{preset=\"redis\"}"),
+        "{text}"
+    );
+    let configured = ["configured".to_string()];
+    let before = value(collector_line(&text, requests, &configured).unwrap());
+    let redis_before = value(collector_line(&text, requests, &redis_names).unwrap());
+
+    // A new app: its collector appears within the interval (and the socket check).
+    let (memcached, memcached_port) = start_memcached();
+    let memcached_names = [
+        "memcached".to_string(),
+        format!("memcached_{memcached_port}"),
+    ];
+    let appeared = Instant::now();
+    common::eventually(Duration::from_secs(15), "memcached discovered", || {
+        collector_line(&exporter.metrics(), up, &memcached_names).is_some_and(|l| value(l) == 1.0)
+    });
+    eprintln!("memcached collector after {:?}", appeared.elapsed());
+    let text = exporter.metrics();
+    assert!(value(collector_line(&text, requests, &configured).unwrap()) > before);
+    assert!(value(collector_line(&text, requests, &redis_names).unwrap()) > redis_before);
+    let (status, page) = exporter.get("/");
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"discovery\""), "{page}");
+    assert!(
+        page.contains(&format!("127.0.0.1:{memcached_port}")),
+        "{page}"
+    );
+
+    // The app goes away: so does its collector; the others keep counting.
+    drop(memcached);
+    common::eventually(Duration::from_secs(15), "memcached retired", || {
+        collector_line(&exporter.metrics(), up, &memcached_names).is_none()
+    });
+    let text = exporter.metrics();
+    assert!(value(collector_line(&text, requests, &configured).unwrap()) > before);
+    assert!(collector_line(&text, up, &redis_names).is_some_and(|l| value(l) == 1.0));
+}

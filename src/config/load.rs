@@ -180,6 +180,23 @@ pub fn load(path: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
     }
 }
 
+/// `base` with the collectors of `extra` appended (as `serve --discover` adds what it found),
+/// checked as one configuration: unique names, no two collectors emitting the same series.
+pub fn with_collectors_of(
+    mut base: LoadedConfig,
+    extra: LoadedConfig,
+) -> Result<LoadedConfig, ConfigError> {
+    let offset = base.files.len();
+    base.files.extend(extra.files);
+    base.collectors
+        .extend(extra.collectors.into_iter().map(|mut collector| {
+            collector.file += offset;
+            collector
+        }));
+    validate(&base)?;
+    Ok(base)
+}
+
 fn env_lookup(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }

@@ -10,5 +10,5 @@ pub mod presets;
 
 pub use duration::ConfigDuration;
 pub use keys::{KeyError, KindKeys};
-pub use load::{load, load_bytes, ConfigError, LoadedCollector, LoadedConfig};
+pub use load::{load, load_bytes, with_collectors_of, ConfigError, LoadedCollector, LoadedConfig};
 pub use model::*;

@@ -23,6 +23,8 @@ pub struct Discovered {
     pub lines: Vec<String>,
     /// Whether it is used as it is (otherwise printed commented out).
     pub active: bool,
+    /// The port it reads.
+    pub port: u16,
 }
 
 /// The collectors for a round's findings. Two instances of one preset get the port in their
@@ -77,6 +79,7 @@ pub fn collectors(findings: &[Finding]) -> Vec<Discovered> {
                         comment,
                         lines,
                         active: !finding.needs_credentials,
+                        port,
                     }
                 }
                 None => {
@@ -94,6 +97,7 @@ pub fn collectors(findings: &[Finding]) -> Vec<Discovered> {
                             finding.evidence()
                         ),
                         active: false,
+                        port,
                     }
                 }
             }

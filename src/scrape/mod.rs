@@ -144,6 +144,9 @@ pub struct CollectorEntry {
     last_error: Mutex<Option<(SystemTime, String)>>,
     last_success: Mutex<Option<SystemTime>>,
     explained: Mutex<Option<(Instant, Arc<Recorded>)>>,
+    /// What it was built from (its keys, preset applied, and the global labels), so that a
+    /// rebuild can keep an unchanged collector with its state.
+    built_from: String,
     /// Collections are explained until then: someone looked at the debug page recently.
     explain_until: Mutex<Option<Instant>>,
     /// When a debug page last started a collection of its own.
@@ -431,6 +434,18 @@ impl Engine {
     /// Builds every enabled collector of `config`; the first one that cannot be built is the
     /// error, pointing at its definition.
     pub fn build(config: &LoadedConfig, counters: Arc<Counters>) -> Result<Engine, ConfigError> {
+        Engine::build_keeping(config, counters, None)
+    }
+
+    /// `build`, keeping from `previous` every collector whose keys did not change, with its
+    /// state (a process collector's counters of exited processes, the last collection, the
+    /// one in flight): what `serve --discover` does when it adds or retires a collector.
+    /// A reload builds everything anew instead, so that it re-reads certificates and files.
+    pub fn build_keeping(
+        config: &LoadedConfig,
+        counters: Arc<Counters>,
+        previous: Option<&Engine>,
+    ) -> Result<Engine, ConfigError> {
         let global_labels: Labels = config
             .global
             .labels
@@ -447,6 +462,19 @@ impl Engine {
                     name: cfg.name.clone(),
                     kind: cfg.kind.clone().unwrap_or_default(),
                 });
+                continue;
+            }
+            let built_from = format!(
+                "{:?} {:?} {:?} {:?}",
+                cfg, loaded.options, global_labels, config.global.scrape_timeout
+            );
+            if let Some(kept) = previous.and_then(|engine| {
+                engine
+                    .collectors
+                    .iter()
+                    .find(|entry| entry.name == cfg.name && entry.built_from == built_from)
+            }) {
+                collectors.push(kept.clone());
                 continue;
             }
             let (kind, collector) = kinds::build(config, index)?;
@@ -488,6 +516,7 @@ impl Engine {
                 explained: Mutex::new(None),
                 explain_until: Mutex::new(None),
                 page_collection_started: Mutex::new(None),
+                built_from,
             }));
         }
         Ok(Engine {

@@ -139,6 +139,19 @@ pub fn families(
     all
 }
 
+/// `sidecar_exporter_discovered_collectors`: the collectors `serve --discover` runs, by preset.
+pub fn discovered(by_preset: &std::collections::BTreeMap<String, usize>) -> MetricFamily {
+    let mut family = MetricFamily::new(
+        "sidecar_exporter_discovered_collectors",
+        "Collectors that discovery found and runs, by preset (--discover).",
+        MetricType::Gauge,
+    );
+    for (preset, count) in by_preset {
+        family.push(labels([("preset", preset.as_str())]), *count as f64);
+    }
+    family
+}
+
 /// The standard `process_*` metrics of the exporter itself, as client libraries export them.
 pub fn process_families() -> Vec<MetricFamily> {
     let Some(me) = read_self() else {

@@ -135,7 +135,10 @@ async fn metrics(
     // `process_*` metrics (a `prometheus` collector) cannot make them appear twice: the app's
     // colliding series are the ones dropped and counted (collisions of this scrape show in the
     // error counters from the next scrape on).
-    let own = self_metrics::families(&outcomes, &state.counters, state.reload_state());
+    let mut own = self_metrics::families(&outcomes, &state.counters, state.reload_state());
+    if let Some(by_preset) = state.discovery().in_use_by_preset() {
+        own.push(self_metrics::discovered(&by_preset));
+    }
     let (mut families, collisions) = merge_families(
         std::iter::once(own.as_slice()).chain(
             outcomes

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::{self, ConfigError};
+use crate::config::{self, ConfigError, LoadedConfig};
+use crate::discover::render::{self, Discovered};
 use crate::scrape::self_metrics::ReloadState;
 use crate::scrape::{lock, Counters, Engine};
 
@@ -26,6 +27,36 @@ pub struct AppState {
     /// `--web.debug-answers`: the debug pages show the app's answers and values.
     pub debug_answers: bool,
     reload_record: Mutex<ReloadRecord>,
+    discovery: Mutex<DiscoveryRecord>,
+}
+
+/// What `serve --discover` found, for the engine and the status page.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoveryRecord {
+    /// Discovery is on.
+    pub enabled: bool,
+    /// When the last round ended, how many listening ports it looked at and probes it sent.
+    pub last_round: Option<(SystemTime, usize, usize)>,
+    /// The last round's findings as collectors (suggestions included, `active: false`).
+    pub found: Vec<Discovered>,
+    /// Found collectors running: (name, preset).
+    pub used: Vec<(String, String)>,
+    /// Found collectors left out, and why (a configured collector reads the same port, …).
+    pub left_out: Vec<String>,
+}
+
+impl DiscoveryRecord {
+    /// The discovered collectors running, by preset; `None` when discovery is off.
+    pub fn in_use_by_preset(&self) -> Option<std::collections::BTreeMap<String, usize>> {
+        if !self.enabled {
+            return None;
+        }
+        let mut counts = std::collections::BTreeMap::new();
+        for (_, preset) in &self.used {
+            *counts.entry(preset.clone()).or_insert(0) += 1;
+        }
+        Some(counts)
+    }
 }
 
 /// What the status page says of reloads.
@@ -58,12 +89,40 @@ impl AppState {
             scrape_permits: tokio::sync::Semaphore::new(DEFAULT_MAX_REQUESTS),
             debug_answers: false,
             reload_record: Mutex::new(ReloadRecord::default()),
+            discovery: Mutex::new(DiscoveryRecord::default()),
+        }
+    }
+
+    /// What discovery found and used.
+    pub fn discovery(&self) -> DiscoveryRecord {
+        lock(&self.discovery).clone()
+    }
+
+    /// Takes a discovery round's findings: when the collectors they give differ from the
+    /// running ones, the engine is rebuilt keeping every unchanged collector with its state.
+    pub fn discovered(&self, found: Vec<Discovered>, sockets: usize, probes: usize) {
+        let changed = {
+            let mut discovery = lock(&self.discovery);
+            discovery.enabled = true;
+            discovery.last_round = Some((SystemTime::now(), sockets, probes));
+            let changed = discovery.found != found;
+            discovery.found = found;
+            changed
+        };
+        if changed {
+            let _ = self.load_and_swap(true);
         }
     }
 
     /// The same state, its debug pages showing the app's answers (`--web.debug-answers`).
     pub fn with_debug_answers(mut self, debug_answers: bool) -> Self {
         self.debug_answers = debug_answers;
+        self
+    }
+
+    /// The same state, discovering (`serve --discover`).
+    pub fn with_discovery(self, enabled: bool) -> Self {
+        lock(&self.discovery).enabled = enabled;
         self
     }
 
@@ -99,10 +158,19 @@ impl AppState {
     /// Loads and builds the config and swaps it in. A config that fails is refused: the running
     /// one stays and the failure is recorded.
     pub fn reload(&self) -> Result<usize, ConfigError> {
+        self.load_and_swap(false)
+    }
+
+    /// Loads the config, adds the discovered collectors and swaps the engine in; `keep`: keep
+    /// the running engine's unchanged collectors (a discovery change, not a reload).
+    fn load_and_swap(&self, keep: bool) -> Result<usize, ConfigError> {
         *lock(&self.fingerprint) = fingerprint(self.config_path.as_deref());
         let checksum = self.config_path.as_deref().map(config_checksum);
-        let result = config::load(self.config_path.as_deref())
-            .and_then(|loaded| Engine::build(&loaded, self.counters.clone()));
+        let previous = if keep { self.engine() } else { None };
+        let result = config::load(self.config_path.as_deref()).and_then(|loaded| {
+            let loaded = self.with_discovered(loaded);
+            Engine::build_keeping(&loaded, self.counters.clone(), previous.as_deref())
+        });
         {
             let now = SystemTime::now();
             let mut record = lock(&self.reload_record);
@@ -137,6 +205,43 @@ impl AppState {
                 Err(error)
             }
         }
+    }
+
+    /// `loaded` with the discovered collectors added, each that fits: one whose port a
+    /// configured collector already reads is left out (the configured one wins), and so is
+    /// one that clashes with the config (a name, the same series).
+    fn with_discovered(&self, loaded: LoadedConfig) -> LoadedConfig {
+        let found = lock(&self.discovery).found.clone();
+        let mut config = loaded;
+        let mut left_out = Vec::new();
+        let mut used = Vec::new();
+        for collector in found.iter().filter(|c| c.active) {
+            if let Some(other) = reads_port(&config, collector.port) {
+                left_out.push(format!(
+                    "{}: the configured collector `{other}` reads port {}",
+                    collector.name, collector.port
+                ));
+                continue;
+            }
+            let text = render::active_config(std::slice::from_ref(collector));
+            let merged =
+                config::load_bytes("<discovered>", text.as_bytes(), Path::new("."), &|_| None)
+                    .and_then(|extra| config::with_collectors_of(config.clone(), extra));
+            match merged {
+                Ok(merged) => {
+                    config = merged;
+                    used.push((collector.name.clone(), collector.preset.clone()));
+                }
+                Err(error) => left_out.push(format!("{}: {}", collector.name, error.message)),
+            }
+        }
+        for reason in &left_out {
+            tracing::info!(reason = %reason, "discovered collector left out");
+        }
+        let mut discovery = lock(&self.discovery);
+        discovery.used = used;
+        discovery.left_out = left_out;
+        config
     }
 
     /// Reloads when the config file or an included file changed since the last load attempt.
@@ -184,4 +289,22 @@ fn fingerprint(path: Option<&Path>) -> u64 {
         }
     }
     hasher.finish()
+}
+
+/// The configured collector that reads `port` on this host (`url:` or `address:` on a loopback
+/// or unspecified host), if any.
+fn reads_port(config: &LoadedConfig, port: u16) -> Option<String> {
+    config.collectors.iter().find_map(|collector| {
+        let target = ["url", "address"]
+            .iter()
+            .find_map(|key| collector.options.get(*key).and_then(|v| v.as_str()))?;
+        let rest = target.split_once("://").map_or(target, |(_, rest)| rest);
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let (host, found_port) = authority.rsplit_once(':')?;
+        let local = matches!(
+            host,
+            "127.0.0.1" | "localhost" | "[::1]" | "0.0.0.0" | "[::]" | ""
+        );
+        (local && found_port.parse() == Ok(port)).then(|| collector.config.name.clone())
+    })
 }

@@ -242,8 +242,56 @@ pub fn render(state: &AppState, refresh: Option<u32>) -> String {
             kind = escape(&disabled.kind),
         );
     }
-    html.push_str("</table>\n<p class=\"muted\">States are those of the last collection; a scrape of the metrics endpoint runs a new one. Each collector's debug page explains its last collection: the requests, what every metric rule made or why it made nothing.</p>\n</body></html>\n");
+    html.push_str("</table>\n<p class=\"muted\">States are those of the last collection; a scrape of the metrics endpoint runs a new one. Each collector's debug page explains its last collection: the requests, what every metric rule made or why it made nothing.</p>\n");
+    discovery_section(&mut html, &state.discovery());
+    html.push_str("</body></html>\n");
     html
+}
+
+/// What `serve --discover` found, from which evidence, and what it left out.
+fn discovery_section(html: &mut String, discovery: &super::state::DiscoveryRecord) {
+    if !discovery.enabled {
+        return;
+    }
+    html.push_str("<h2 id=\"discovery\">Discovery</h2>\n");
+    match discovery.last_round {
+        None => html.push_str("<p>The first discovery round is running.</p>\n"),
+        Some((when, sockets, probes)) => {
+            let _ = writeln!(
+                html,
+                "<p>Last round {}: {sockets} listening ports looked at, {probes} probes sent.</p>",
+                ago(when)
+            );
+        }
+    }
+    html.push_str("<ul>\n");
+    for found in &discovery.found {
+        let running = discovery.used.iter().any(|(name, _)| name == &found.name);
+        let status = if running {
+            "running"
+        } else if found.active {
+            "left out"
+        } else {
+            "suggested only"
+        };
+        let _ = writeln!(
+            html,
+            "<li data-discovered=\"{name}\"><b>{name}</b> ({status}): {comment}</li>",
+            name = escape(&found.name),
+            comment = escape(&found.comment),
+        );
+    }
+    for reason in &discovery.left_out {
+        let _ = writeln!(
+            html,
+            "<li class=\"muted\">Left out: {}</li>",
+            escape(reason)
+        );
+    }
+    if discovery.found.is_empty() && discovery.last_round.is_some() {
+        html.push_str("<li class=\"muted\">No app found beside this one.</li>\n");
+    }
+    html.push_str("</ul>\n");
 }
 
 #[cfg(test)]
