@@ -54,3 +54,6 @@ COPY --from=builder /build/target/release/sidecar-exporter /sidecar-exporter
 USER 65532:65532
 EXPOSE 9820
 ENTRYPOINT ["/sidecar-exporter"]
+# Zero config: run as it is, beside an app, it finds the app. Arguments given to the container
+# (`--config.file …`) replace these, and discovery is then off unless asked for.
+CMD ["serve", "--discover"]

@@ -117,6 +117,26 @@ fn exposes_9820_and_entrypoint_is_the_copied_binary() {
 }
 
 #[test]
+fn discovers_by_default_and_a_given_config_replaces_that() {
+    let all = instructions();
+    let last = final_stage(&all);
+    let cmd = last
+        .iter()
+        .rfind(|(k, _)| k == "CMD")
+        .map(|(_, v)| v.clone())
+        .expect("CMD");
+    let cmd: Vec<String> = serde_json::from_str(&cmd).expect("CMD in exec (JSON) form");
+    // In CMD, not ENTRYPOINT: `docker run IMAGE --config.file x` replaces it.
+    assert_eq!(cmd, ["serve", "--discover"]);
+    let entrypoint = last
+        .iter()
+        .rfind(|(k, _)| k == "ENTRYPOINT")
+        .map(|(_, v)| v.clone())
+        .expect("ENTRYPOINT");
+    assert!(!entrypoint.contains("discover"), "{entrypoint}");
+}
+
+#[test]
 fn builder_caches_dependencies_before_copying_sources() {
     let all = instructions();
     let copy_manifest = all
