@@ -212,7 +212,7 @@ fn discover_finds_each_app_with_its_preset_and_address_and_nothing_else() {
     let expected: BTreeSet<(String, String, bool)> = [
         ("nginx", at(nginx.port, "/stub_status")),
         ("nginx", at(fpm.port, "/stub_status")),
-        ("php_fpm", at(fpm.port, "/status?json")),
+        ("php_fpm", at(fpm.port, "/status?json&full")),
         ("apache", at(apache_port, "/server-status?auto")),
         ("redis", format!("127.0.0.1:{}", redis.port)),
         ("memcached", format!("127.0.0.1:{memcached_port}")),
