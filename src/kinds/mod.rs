@@ -8,6 +8,7 @@ pub mod http_text;
 pub mod pipeline;
 pub mod process;
 pub mod prometheus;
+pub mod sql;
 pub mod tcp_text;
 
 use std::sync::Arc;
@@ -62,6 +63,12 @@ pub const KINDS: &[Kind] = &[
         name: "http_probe",
         summary: "probe an HTTP endpoint like blackbox_exporter's http prober",
         read: http_probe::read,
+    },
+    Kind {
+        name: "sql",
+        summary:
+            "run SQL queries on PostgreSQL and map the rows with json_exporter's metric schema",
+        read: sql::read,
     },
     Kind {
         name: "process",

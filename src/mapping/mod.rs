@@ -90,3 +90,72 @@ mod tests {
         shared::<Mapping>();
     }
 }
+
+#[cfg(test)]
+mod name_from_data_tests {
+    use super::test_support::{apply, compile_err, series};
+    use serde_json::json;
+
+    const SETTINGS: &str = r#"
+- name: 'pg_settings_{ .metric }'
+  help: '{ .help }'
+  type: object
+  path: '{ [*] }'
+  valuetype: gauge
+  value: '{ .value }'
+- name: 'row_{ .metric }'
+  type: object
+  path: '{ [*] }'
+  values: {count: 1}
+"#;
+
+    #[test]
+    fn a_name_and_help_read_from_each_object() {
+        let c = apply(
+            SETTINGS,
+            json!([
+                {"metric": "fsync", "value": "1", "help": "Forces synchronization."},
+                {"metric": "work_mem_bytes", "value": "4194304", "help": "Sets memory."},
+                {"metric": "bad-name", "value": "1", "help": "x"}
+            ]),
+        );
+        assert_eq!(
+            series(&c),
+            [
+                "pg_settings_fsync{} 1",
+                "pg_settings_work_mem_bytes{} 4194304",
+                "row_fsync_count{} 1",
+                "row_work_mem_bytes_count{} 1",
+            ]
+        );
+        assert_eq!(c.families[0].help, "Forces synchronization.");
+        assert_eq!(c.families[2].help, "row_{ .metric }");
+        assert_eq!(c.problems.len(), 2, "{:?}", c.problems);
+        assert!(c.problems[0]
+            .message
+            .contains("`pg_settings_bad-name` is not a valid metric name"));
+    }
+
+    #[test]
+    fn a_read_name_joins_a_family_of_the_same_name_and_type() {
+        let c = apply(
+            "- {name: a_x, path: '{[0].v}', valuetype: gauge}\n- {name: 'a_{.n}', type: object, path: '{[*]}', value: '{.v}', valuetype: gauge}\n- {name: 'a_{.n}', type: object, path: '{[*]}', value: '{.v}', valuetype: counter}\n",
+            json!([{"n": "x", "v": 1}, {"n": "y", "v": 2}]),
+        );
+        assert_eq!(series(&c), ["a_x{} 1", "a_y{} 2"]);
+        // The counter rule's series: `a_x` and `a_y` are gauges (dropped, reported), and
+        // the gauge rule's `a_x` repeats the first rule's series.
+        assert_eq!(c.problems.len(), 3, "{:?}", c.problems);
+    }
+
+    #[test]
+    fn a_read_name_needs_type_object() {
+        let e = compile_err("- {name: 'a_{.n}', path: '{.v}'}\n");
+        assert!(
+            e.contains("metrics[0] (a_{.n}): name: a name read from the data needs `type: object`"),
+            "{e}"
+        );
+        let e = compile_err("- {name: a, path: '{.v}', value: '{.v}'}\n");
+        assert!(e.contains("`value` only applies to `type: object`"), "{e}");
+    }
+}
