@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use sidecar_exporter::config::presets;
 use sidecar_exporter::formats;
 use sidecar_exporter::kinds::pipeline::MappedConfig;
-use sidecar_exporter::mapping::Mapping;
+use sidecar_exporter::mapping::{Mapping, MetricRule};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -40,7 +40,12 @@ fn check(preset_name: &str, raw_fixture: &str) {
         "{preset_name}: {:?}",
         collection.problems
     );
-    let got = common::sorted_exposition(&collection.families);
+    assert_golden(preset_name, &collection.families);
+}
+
+/// Compares the exposition of `families` with `tests/fixtures/golden/<preset_name>.prom`.
+fn assert_golden(preset_name: &str, families: &[sidecar_exporter::model::MetricFamily]) {
+    let got = common::sorted_exposition(families);
     let golden = fixtures()
         .join("golden")
         .join(format!("{preset_name}.prom"));
@@ -55,6 +60,36 @@ fn check(preset_name: &str, raw_fixture: &str) {
         "{preset_name}: output differs from {}",
         golden.display()
     );
+}
+
+/// The postgres preset (`kind: sql`): each query's `metrics` applied to the rows that query
+/// gave on PostgreSQL 15, captured as the kind sees them (every value text or null) in
+/// `tests/fixtures/raw/postgres_rows.json` by `UPDATE_GOLDEN=1 cargo test --test sql_live`.
+#[test]
+fn postgres_rows() {
+    let preset = presets::find("postgres").expect("the postgres preset");
+    let keys: serde_yaml::Value = serde_yaml::from_str(preset.yaml).unwrap();
+    let rows: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("raw/postgres_rows.json")).unwrap())
+            .unwrap();
+    let mut families = Vec::new();
+    let queries = keys["queries"].as_sequence().expect("queries");
+    for query in queries {
+        let name = query["name"].as_str().expect("every query has a name");
+        let rules: Vec<MetricRule> = serde_yaml::from_value(query["metrics"].clone()).unwrap();
+        let query_rows = rows
+            .get(name)
+            .unwrap_or_else(|| panic!("no rows captured for query {name}"));
+        let collection = Mapping::compile(&rules).unwrap().apply(query_rows);
+        assert!(
+            collection.problems.is_empty(),
+            "{name}: {:?}",
+            collection.problems
+        );
+        families.extend(collection.families);
+    }
+    assert!(families.len() > 250, "{} families", families.len());
+    assert_golden("postgres", &families);
 }
 
 #[test]

@@ -161,6 +161,8 @@ struct CompiledQuery {
 trait Connection: Send {
     /// Runs `sql` with a server-side statement timeout of `timeout`; the rows as JSON objects.
     async fn query(&mut self, sql: &str, timeout: Duration) -> Result<Vec<Value>, QueryError>;
+    /// Whether the server closed the connection (known without a round trip).
+    fn is_closed(&self) -> bool;
 }
 
 /// A query's failure; `broken` when the connection cannot be used any more.
@@ -234,6 +236,20 @@ fn margin(remaining: Duration) -> Duration {
     (remaining / 10).clamp(Duration::from_millis(20), Duration::from_millis(250))
 }
 
+impl SqlCollector {
+    async fn connect(
+        &self,
+        ctx: &Context,
+        password: Option<&str>,
+    ) -> Result<Box<dyn Connection>, CollectError> {
+        ctx.count_request();
+        let remaining = ctx.remaining();
+        self.driver
+            .connect(password, remaining.saturating_sub(margin(remaining)))
+            .await
+    }
+}
+
 #[async_trait::async_trait]
 impl Collector for SqlCollector {
     async fn collect(&self, ctx: &Context) -> Result<Collection, CollectError> {
@@ -243,21 +259,20 @@ impl Collector for SqlCollector {
             state.cached = (0..self.queries.len()).map(|_| None).collect();
         }
         let password = self.password.as_ref().map(FileSecret::get).transpose()?;
-        if state.connection.is_some() && state.password != password {
+        let stale = state
+            .connection
+            .as_ref()
+            .is_some_and(|c| c.is_closed() || state.password != password);
+        if stale {
             state.connection = None;
         }
+        // Whether the connection was opened by this collection: a kept one may have died
+        // since the last (the server restarted), which the first query finds out.
+        let mut fresh = false;
         if state.connection.is_none() {
-            ctx.count_request();
-            let remaining = ctx.remaining();
-            let connection = self
-                .driver
-                .connect(
-                    password.as_deref(),
-                    remaining.saturating_sub(margin(remaining)),
-                )
-                .await?;
-            state.connection = Some(connection);
-            state.password = password;
+            state.connection = Some(self.connect(ctx, password.as_deref()).await?);
+            state.password = password.clone();
+            fresh = true;
         }
 
         let mut out = Collection::default();
@@ -288,7 +303,17 @@ impl Collector for SqlCollector {
                 continue;
             }
             ctx.count_request();
-            match connection.query(&query.sql, timeout).await {
+            let mut result = connection.query(&query.sql, timeout).await;
+            if matches!(&result, Err(error) if error.broken && !fresh) {
+                fresh = true;
+                state.connection = None;
+                let connection = state
+                    .connection
+                    .insert(self.connect(ctx, password.as_deref()).await?);
+                ctx.count_request();
+                result = connection.query(&query.sql, timeout).await;
+            }
+            match result {
                 Ok(rows) => {
                     let collection = query.mapping.apply(&Value::Array(rows));
                     out.families.extend(collection.families.iter().cloned());

@@ -212,6 +212,10 @@ impl Connection for PgConnection {
             .collect();
         Ok(rows)
     }
+
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
 }
 
 fn query_error(e: &tokio_postgres::Error, timeout: Duration) -> QueryError {

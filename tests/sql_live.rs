@@ -1,0 +1,514 @@
+//! The `sql` kind and the `postgres` preset against a real PostgreSQL 15 from Debian, started by
+//! the test in a temporary data directory on a random loopback port, side by side with Debian's
+//! prometheus-postgres-exporter; plus the failure cases: a slow query, a query the server
+//! refuses, a stopped server, a wrong password, and that the password shows up nowhere.
+//!
+//! `UPDATE_GOLDEN=1 cargo test --test sql_live` also rewrites the rows the golden test of the
+//! preset maps (`tests/fixtures/raw/postgres_rows.json`), captured from this server.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{
+    eventually, free_port, http_get, require_tool, sample_value, wait_for_port, ChildGuard,
+};
+
+/// The password of the `postgres` role over TCP: distinctive, so that finding it anywhere is
+/// a leak and not a coincidence.
+const PASSWORD: &str = "Pw-7f3c9e1d-do-not-print";
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A PostgreSQL 15 server of its own: data directory and socket directory in a temporary
+/// directory, listening on 127.0.0.1 only, password (scram) required over TCP.
+struct Postgres {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+/// Runs a PostgreSQL program, as the `postgres` system user when the test runs as root
+/// (PostgreSQL refuses to run as root).
+fn pg_command(program: &str) -> Command {
+    let path = Path::new(PG_BIN).join(program);
+    assert!(
+        path.is_file(),
+        "{} is not installed: run scripts/install-test-deps.sh (apt-get install postgresql-15)",
+        path.display()
+    );
+    if rustix::process::geteuid().is_root() {
+        let mut command = Command::new(require_tool("runuser", "util-linux"));
+        command.args(["-u", "postgres", "--"]).arg(path);
+        command
+    } else {
+        Command::new(path)
+    }
+}
+
+fn run(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("running {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let dir = tempfile::Builder::new()
+            .prefix("sql-live-")
+            .tempdir_in("/tmp")
+            .expect("creating a temporary directory");
+        if rustix::process::geteuid().is_root() {
+            run(Command::new("chown").arg("postgres").arg(dir.path()));
+        }
+        let pwfile = dir.path().join("pwfile");
+        std::fs::write(&pwfile, PASSWORD).unwrap();
+        if rustix::process::geteuid().is_root() {
+            run(Command::new("chown").arg("postgres").arg(&pwfile));
+        }
+        let data = dir.path().join("data");
+        run(pg_command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "-N"])
+            .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+            .arg(format!("--pwfile={}", pwfile.display())));
+        let postgres = Postgres {
+            port: free_port(),
+            dir,
+        };
+        postgres.start_server();
+        postgres
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn start_server(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        run(pg_command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(self.dir.path().join("server.log"))
+            .args(["-w", "-t", "60", "-o", &options, "start"])
+            .stdout(Stdio::null()));
+        wait_for_port(self.port, Duration::from_secs(10));
+    }
+
+    fn stop(&self) {
+        let _ = pg_command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "fast", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// The rows of `query`, as the `sql` kind sees them: an array of objects whose values are
+    /// text or null (through psql over TCP, as the preset connects).
+    fn rows_as_text(&self, query: &str) -> serde_json::Value {
+        let wrapped = format!(
+            "SELECT coalesce(json_agg((SELECT json_object_agg(key, value) \
+             FROM json_each_text(row_to_json(t)))), '[]') FROM (\n{query}\n) AS t"
+        );
+        let out = run(pg_command("psql")
+            .args(["-X", "-A", "-t", "-d"])
+            .arg(format!(
+                "postgresql://postgres:{PASSWORD}@127.0.0.1:{}/postgres?sslmode=disable",
+                self.port
+            ))
+            .args(["-c", &wrapped]));
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The sidecar with its log in a file (to look for the password in it).
+struct Sidecar {
+    _child: ChildGuard,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Sidecar {
+    fn start(config: &str, files: &[(&str, &str)]) -> Sidecar {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
+        let log = File::create(dir.path().join("log")).unwrap();
+        let port = free_port();
+        let child = ChildGuard::spawn(
+            Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
+                .current_dir(dir.path())
+                .args(["--config.file", "config.yaml", "--log.level=debug"])
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .stdout(log.try_clone().unwrap())
+                .stderr(log),
+        );
+        wait_for_port(port, Duration::from_secs(10));
+        Sidecar {
+            _child: child,
+            port,
+            dir,
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        http_get(&format!("http://127.0.0.1:{}{path}", self.port), &[])
+    }
+
+    fn metrics(&self) -> String {
+        let (status, body) = self.get("/metrics");
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap()
+    }
+}
+
+/// One exposition: per family its type, HELP and label-name sets; per series its value.
+#[derive(Default)]
+struct Exposition {
+    types: BTreeMap<String, String>,
+    help: BTreeMap<String, String>,
+    label_names: BTreeMap<String, BTreeSet<Vec<String>>>,
+    series: BTreeMap<String, f64>,
+}
+
+fn parse(text: &str) -> Exposition {
+    let mut e = Exposition::default();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            e.types.insert(name.into(), kind.into());
+        } else if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            e.help.insert(name.into(), help.into());
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            let (key, value) = line.rsplit_once(' ').unwrap();
+            let family = key.split('{').next().unwrap().to_string();
+            let names: Vec<String> = key
+                .split_once('{')
+                .map(|(_, labels)| {
+                    labels
+                        .split("\",")
+                        .filter_map(|pair| pair.split_once('=').map(|(n, _)| n.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            e.label_names.entry(family).or_default().insert(names);
+            let value = match value {
+                "NaN" => f64::NAN,
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().unwrap(),
+            };
+            e.series.insert(key.into(), value);
+        }
+    }
+    e
+}
+
+/// The peer's families that are about the exporter itself, not PostgreSQL.
+fn peer_own(family: &str) -> bool {
+    [
+        "go_",
+        "process_",
+        "promhttp_",
+        "pg_exporter_",
+        "pg_scrape_collector_",
+        "postgres_exporter_",
+    ]
+    .iter()
+    .any(|prefix| family.starts_with(prefix))
+}
+
+/// The families whose values depend only on the server's configuration and version.
+fn deterministic(family: &str) -> bool {
+    family.starts_with("pg_settings_") || family == "pg_static" || family == "pg_up"
+}
+
+/// Series whose values differ for a reason the preset's description gives.
+const DOCUMENTED_VALUE_DIFFERENCES: [&str; 1] = ["pg_settings_extra_float_digits"];
+
+#[test]
+fn the_postgres_preset_gives_the_peers_series() {
+    let peer_bin = require_tool(
+        "prometheus-postgres-exporter",
+        "prometheus-postgres-exporter",
+    );
+    let pg = Postgres::start();
+    let peer_port = free_port();
+    let _peer = ChildGuard::spawn(
+        Command::new(peer_bin)
+            .arg(format!("--web.listen-address=127.0.0.1:{peer_port}"))
+            .env(
+                "DATA_SOURCE_NAME",
+                format!(
+                    "postgresql://postgres:{PASSWORD}@127.0.0.1:{}/postgres?sslmode=disable",
+                    pg.port
+                ),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_for_port(peer_port, Duration::from_secs(10));
+    let config = format!(
+        "collectors:\n  - name: pg\n    preset: postgres\n    dsn: postgresql://postgres@127.0.0.1:{}/postgres?sslmode=disable\n    password_file: password\n",
+        pg.port
+    );
+    let sidecar = Sidecar::start(&config, &[("password", PASSWORD)]);
+
+    // Both connected once before comparing, so that each sees the other's session.
+    sidecar.metrics();
+    let (status, peer_text) = http_get(&format!("http://127.0.0.1:{peer_port}/metrics"), &[]);
+    assert_eq!(status, 200);
+    let ours_text = sidecar.metrics();
+    let (peer, ours) = (parse(&peer_text), parse(&ours_text));
+    assert_eq!(
+        sample_value(&peer_text, "pg_up"),
+        Some(1.0),
+        "the peer is not connected"
+    );
+
+    let mut problems = Vec::new();
+    let compared: Vec<&String> = peer.types.keys().filter(|f| !peer_own(f)).collect();
+    assert!(compared.len() > 250, "too few peer families: {compared:?}");
+    for family in &compared {
+        let family = family.as_str();
+        let Some(ours_type) = ours.types.get(family) else {
+            problems.push(format!("missing family {family}"));
+            continue;
+        };
+        if &peer.types[family] != ours_type {
+            problems.push(format!(
+                "{family}: type {} here, {} at the peer",
+                ours_type, peer.types[family]
+            ));
+        }
+        if peer.help.get(family) != ours.help.get(family) {
+            problems.push(format!(
+                "{family}: HELP {:?} here, {:?} at the peer",
+                ours.help.get(family),
+                peer.help.get(family)
+            ));
+        }
+        if peer.label_names.get(family) != ours.label_names.get(family) {
+            problems.push(format!(
+                "{family}: labels {:?} here, {:?} at the peer",
+                ours.label_names.get(family),
+                peer.label_names.get(family)
+            ));
+        }
+    }
+    for (key, peer_value) in &peer.series {
+        let family = key.split('{').next().unwrap();
+        if peer_own(family) {
+            continue;
+        }
+        // Same label values too: the rows are the same databases, lock modes and states.
+        let Some(ours_value) = ours.series.get(key) else {
+            problems.push(format!("only the peer has {key}"));
+            continue;
+        };
+        let equal = peer_value == ours_value || (peer_value.is_nan() && ours_value.is_nan());
+        if deterministic(family) && !equal && !DOCUMENTED_VALUE_DIFFERENCES.contains(&family) {
+            problems.push(format!(
+                "{key}: {ours_value} here, {peer_value} at the peer"
+            ));
+        }
+    }
+    for key in ours.series.keys() {
+        let family = key.split('{').next().unwrap();
+        if family.starts_with("pg_") && !peer.series.contains_key(key) {
+            problems.push(format!("only the sidecar has {key}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    for reason in ["connect", "auth", "timeout", "query", "mapping"] {
+        let series = format!(
+            "sidecar_exporter_collector_errors_total{{collector=\"pg\",kind=\"sql\",reason=\"{reason}\"}}"
+        );
+        assert_eq!(sample_value(&ours_text, &series), Some(0.0), "{series}");
+    }
+
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        let preset = sidecar_exporter::config::presets::find("postgres").unwrap();
+        let keys: serde_yaml::Value = serde_yaml::from_str(preset.yaml).unwrap();
+        let mut rows = serde_json::Map::new();
+        for query in keys["queries"].as_sequence().unwrap() {
+            let name = query["name"].as_str().unwrap();
+            let sql = query["query"].as_str().unwrap();
+            rows.insert(name.to_string(), pg.rows_as_text(sql));
+        }
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raw/postgres_rows.json");
+        let text = serde_json::to_string_pretty(&serde_json::Value::Object(rows)).unwrap();
+        std::fs::write(path, text + "\n").unwrap();
+    }
+}
+
+fn errors(text: &str, collector: &str, reason: &str) -> f64 {
+    let series = format!(
+        "sidecar_exporter_collector_errors_total{{collector=\"{collector}\",kind=\"sql\",reason=\"{reason}\"}}"
+    );
+    sample_value(text, &series).unwrap_or_else(|| panic!("no {series}"))
+}
+
+#[test]
+fn queries_time_out_fail_and_recover_alone_and_the_password_stays_secret() {
+    let pg = Postgres::start();
+    let port = pg.port;
+    let config = format!(
+        r#"global: {{scrape_timeout: 5s}}
+collectors:
+  - name: app
+    kind: sql
+    dsn: postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable
+    password_file: right
+    up_metric: app_up
+    queries:
+      - name: items
+        query: SELECT * FROM (VALUES ('a', 1), ('b', 22)) AS t(kind, n)
+        metrics:
+          - {{name: app_items, valuetype: counter, type: object, path: '{{ [*] }}', labels: {{kind: '{{ .kind }}'}}, values: {{total: '{{ .n }}'}}}}
+      - name: slow
+        query: SELECT pg_sleep(5) AS slept
+        timeout: 1s
+        metrics:
+          - {{name: app_slow, type: object, path: '{{ [*] }}', value: '1'}}
+      - name: missing_table
+        query: SELECT n FROM no_such_table
+        metrics:
+          - {{name: app_missing, type: object, path: '{{ [*] }}', value: '{{ .n }}'}}
+      - name: session
+        query: SELECT current_setting('transaction_read_only') AS read_only
+        metrics:
+          - {{name: app_read_only, type: object, path: '{{ [*] }}', value: '{{ .read_only }}', value_map: {{'on': 1, 'off': 0}}}}
+  - name: wrong
+    kind: sql
+    dsn: postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable
+    password_file: wrong
+    up_metric: wrong_up
+    queries:
+      - query: SELECT 1 AS one
+        metrics: [{{name: wrong_one, type: object, path: '{{ [*] }}', value: '{{ .one }}'}}]
+  - name: inline
+    kind: sql
+    dsn: postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/postgres?sslmode=disable
+    up_metric: inline_up
+    queries:
+      - query: SELECT 1 AS one
+        metrics: [{{name: inline_one, type: object, path: '{{ [*] }}', value: '{{ .one }}'}}]
+"#
+    );
+    let sidecar = Sidecar::start(
+        &config,
+        &[("right", &format!("{PASSWORD}\n")), ("wrong", "not-it\n")],
+    );
+
+    let started = Instant::now();
+    let text = sidecar.metrics();
+    let took = started.elapsed();
+    // The slow query is stopped at its 1 s timeout; the scrape does not wait for its 5 s.
+    assert!(
+        took < Duration::from_millis(2500),
+        "the scrape took {took:?}"
+    );
+    assert_eq!(sample_value(&text, "app_up"), Some(1.0), "{text}");
+    assert_eq!(
+        sample_value(&text, "app_items_total{kind=\"a\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample_value(&text, "app_items_total{kind=\"b\"}"),
+        Some(22.0)
+    );
+    assert!(text.contains("# TYPE app_items_total counter"), "{text}");
+    // Queries after the slow and the failing one still ran, in a read-only session.
+    assert_eq!(sample_value(&text, "app_read_only"), Some(1.0), "{text}");
+    assert!(!text.contains("app_slow"), "{text}");
+    assert!(!text.contains("app_missing"), "{text}");
+    assert_eq!(errors(&text, "app", "timeout"), 1.0);
+    assert_eq!(errors(&text, "app", "query"), 1.0);
+    assert_eq!(errors(&text, "app", "connect"), 0.0);
+    assert_eq!(sample_value(&text, "wrong_up"), Some(0.0));
+    assert_eq!(errors(&text, "wrong", "auth"), 1.0);
+    assert_eq!(sample_value(&text, "inline_up"), Some(1.0));
+
+    let (status, page) = sidecar.get("/");
+    assert_eq!(status, 200);
+    assert!(page.contains("password authentication failed"), "{page}");
+    assert!(
+        page.contains(&format!("postgresql://postgres@127.0.0.1:{port}/postgres")),
+        "the target is shown without its password: {page}"
+    );
+    let check = Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
+        .current_dir(sidecar.dir.path())
+        .args(["check", "--config.file", "config.yaml"])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+    let check_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    for (what, text) in [
+        ("/metrics", &text),
+        ("the status page", &page),
+        ("the log", &sidecar.log()),
+        ("check", &check_text),
+    ] {
+        assert!(
+            !text.contains(PASSWORD),
+            "the password is in {what}: {text}"
+        );
+    }
+    assert!(sidecar.log().contains("reason=auth"), "{}", sidecar.log());
+
+    // password_file is read again when it changes, and the connection opened with it.
+    std::fs::write(sidecar.dir.path().join("wrong"), PASSWORD).unwrap();
+    eventually(Duration::from_secs(10), "wrong_up 1 after the fix", || {
+        sample_value(&sidecar.metrics(), "wrong_up") == Some(1.0)
+    });
+
+    // The server goes away: down with reason connect, and the scrape still answers 200.
+    pg.stop();
+    let text = sidecar.metrics();
+    assert_eq!(sample_value(&text, "app_up"), Some(0.0), "{text}");
+    assert!(errors(&text, "app", "connect") >= 1.0, "{text}");
+    assert!(!text.contains("app_items_total{"), "{text}");
+    // And back: the connection is opened again.
+    pg.start_server();
+    eventually(Duration::from_secs(10), "app_up 1 after a restart", || {
+        sample_value(&sidecar.metrics(), "app_up") == Some(1.0)
+    });
+    assert!(!sidecar.log().contains(PASSWORD));
+}
