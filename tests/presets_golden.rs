@@ -67,11 +67,25 @@ fn assert_golden(preset_name: &str, families: &[sidecar_exporter::model::MetricF
 /// `tests/fixtures/raw/postgres_rows.json` by `UPDATE_GOLDEN=1 cargo test --test sql_live`.
 #[test]
 fn postgres_rows() {
-    let preset = presets::find("postgres").expect("the postgres preset");
+    check_sql("postgres", 250);
+}
+
+/// The mysql preset, the same way, on rows captured from MariaDB 10.11
+/// (`tests/fixtures/raw/mysql_rows.json`).
+#[test]
+fn mysql_rows() {
+    check_sql("mysql", 500);
+}
+
+/// A `kind: sql` preset: each query's `metrics` applied to its captured rows
+/// (`raw/<preset>_rows.json`, keyed by query name) must give the golden exposition, with at
+/// least `min_families` families and no problem.
+fn check_sql(preset_name: &str, min_families: usize) {
+    let preset = presets::find(preset_name).expect("the preset");
     let keys: serde_yaml::Value = serde_yaml::from_str(preset.yaml).unwrap();
+    let fixture = fixtures().join(format!("raw/{preset_name}_rows.json"));
     let rows: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("raw/postgres_rows.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(&fixture).unwrap()).unwrap();
     let mut families = Vec::new();
     let queries = keys["queries"].as_sequence().expect("queries");
     for query in queries {
@@ -88,8 +102,8 @@ fn postgres_rows() {
         );
         families.extend(collection.families);
     }
-    assert!(families.len() > 250, "{} families", families.len());
-    assert_golden("postgres", &families);
+    assert!(families.len() > min_families, "{} families", families.len());
+    assert_golden(preset_name, &families);
 }
 
 #[test]

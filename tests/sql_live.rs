@@ -1,10 +1,11 @@
-//! The `sql` kind and the `postgres` preset against a real PostgreSQL 15 from Debian, started by
-//! the test in a temporary data directory on a random loopback port, side by side with Debian's
-//! prometheus-postgres-exporter; plus the failure cases: a slow query, a query the server
+//! The `sql` kind and the `postgres` and `mysql` presets against a real PostgreSQL 15 and
+//! MariaDB 10.11 from Debian, each started by the test in a temporary data directory on a random
+//! loopback port, side by side with Debian's prometheus-postgres-exporter and
+//! prometheus-mysqld-exporter; plus the failure cases: a slow query, a query the server
 //! refuses, a stopped server, a wrong password, and that the password shows up nowhere.
 //!
-//! `UPDATE_GOLDEN=1 cargo test --test sql_live` also rewrites the rows the golden test of the
-//! preset maps (`tests/fixtures/raw/postgres_rows.json`), captured from this server.
+//! `UPDATE_GOLDEN=1 cargo test --test sql_live` also rewrites the rows the golden tests of the
+//! presets map (`tests/fixtures/raw/{postgres,mysql}_rows.json`), captured from these servers.
 
 mod common;
 
@@ -235,27 +236,95 @@ fn parse(text: &str) -> Exposition {
     e
 }
 
-/// The peer's families that are about the exporter itself, not PostgreSQL.
-fn peer_own(family: &str) -> bool {
-    [
+/// What a side-by-side comparison ignores or lets differ.
+struct Rules {
+    /// Prefixes of the peer's families about the exporter itself, not the database.
+    peer_own: &'static [&'static str],
+    /// Prefix of the families both export.
+    prefix: &'static str,
+    /// The families whose values depend only on the server's configuration and version.
+    deterministic: fn(&str) -> bool,
+    /// Families whose values differ for a reason the preset's description gives.
+    documented_value_differences: &'static [&'static str],
+}
+
+/// Every family the peer exports (its own aside) must be exported with the same type, HELP
+/// and label names, every series with the same label values, the deterministic ones with the
+/// same value; and no series only here. Returns the differences.
+fn compare(peer_text: &str, ours_text: &str, rules: &Rules) -> Vec<String> {
+    let (peer, ours) = (parse(peer_text), parse(ours_text));
+    let own = |family: &str| rules.peer_own.iter().any(|p| family.starts_with(p));
+    let mut problems = Vec::new();
+    for family in peer.types.keys().filter(|f| !own(f)) {
+        let family = family.as_str();
+        let Some(ours_type) = ours.types.get(family) else {
+            problems.push(format!("missing family {family}"));
+            continue;
+        };
+        if &peer.types[family] != ours_type {
+            problems.push(format!(
+                "{family}: type {} here, {} at the peer",
+                ours_type, peer.types[family]
+            ));
+        }
+        if peer.help.get(family) != ours.help.get(family) {
+            problems.push(format!(
+                "{family}: HELP {:?} here, {:?} at the peer",
+                ours.help.get(family),
+                peer.help.get(family)
+            ));
+        }
+        if peer.label_names.get(family) != ours.label_names.get(family) {
+            problems.push(format!(
+                "{family}: labels {:?} here, {:?} at the peer",
+                ours.label_names.get(family),
+                peer.label_names.get(family)
+            ));
+        }
+    }
+    for (key, peer_value) in &peer.series {
+        let family = key.split('{').next().unwrap();
+        if own(family) {
+            continue;
+        }
+        let Some(ours_value) = ours.series.get(key) else {
+            problems.push(format!("only the peer has {key}"));
+            continue;
+        };
+        let equal = peer_value == ours_value || (peer_value.is_nan() && ours_value.is_nan());
+        if (rules.deterministic)(family)
+            && !equal
+            && !rules.documented_value_differences.contains(&family)
+        {
+            problems.push(format!(
+                "{key}: {ours_value} here, {peer_value} at the peer"
+            ));
+        }
+    }
+    for key in ours.series.keys() {
+        let family = key.split('{').next().unwrap();
+        if family.starts_with(rules.prefix) && !peer.series.contains_key(key) {
+            problems.push(format!("only the sidecar has {key}"));
+        }
+    }
+    problems
+}
+
+const POSTGRES_RULES: Rules = Rules {
+    peer_own: &[
         "go_",
         "process_",
         "promhttp_",
         "pg_exporter_",
         "pg_scrape_collector_",
         "postgres_exporter_",
-    ]
-    .iter()
-    .any(|prefix| family.starts_with(prefix))
-}
-
-/// The families whose values depend only on the server's configuration and version.
-fn deterministic(family: &str) -> bool {
-    family.starts_with("pg_settings_") || family == "pg_static" || family == "pg_up"
-}
-
-/// Series whose values differ for a reason the preset's description gives.
-const DOCUMENTED_VALUE_DIFFERENCES: [&str; 1] = ["pg_settings_extra_float_digits"];
+    ],
+    prefix: "pg_",
+    deterministic: |family| {
+        family.starts_with("pg_settings_") || family == "pg_static" || family == "pg_up"
+    },
+    documented_value_differences: &["pg_settings_extra_float_digits"],
+};
 
 #[test]
 fn the_postgres_preset_gives_the_peers_series() {
@@ -290,66 +359,16 @@ fn the_postgres_preset_gives_the_peers_series() {
     let (status, peer_text) = http_get(&format!("http://127.0.0.1:{peer_port}/metrics"), &[]);
     assert_eq!(status, 200);
     let ours_text = sidecar.metrics();
-    let (peer, ours) = (parse(&peer_text), parse(&ours_text));
     assert_eq!(
         sample_value(&peer_text, "pg_up"),
         Some(1.0),
         "the peer is not connected"
     );
-
-    let mut problems = Vec::new();
-    let compared: Vec<&String> = peer.types.keys().filter(|f| !peer_own(f)).collect();
-    assert!(compared.len() > 250, "too few peer families: {compared:?}");
-    for family in &compared {
-        let family = family.as_str();
-        let Some(ours_type) = ours.types.get(family) else {
-            problems.push(format!("missing family {family}"));
-            continue;
-        };
-        if &peer.types[family] != ours_type {
-            problems.push(format!(
-                "{family}: type {} here, {} at the peer",
-                ours_type, peer.types[family]
-            ));
-        }
-        if peer.help.get(family) != ours.help.get(family) {
-            problems.push(format!(
-                "{family}: HELP {:?} here, {:?} at the peer",
-                ours.help.get(family),
-                peer.help.get(family)
-            ));
-        }
-        if peer.label_names.get(family) != ours.label_names.get(family) {
-            problems.push(format!(
-                "{family}: labels {:?} here, {:?} at the peer",
-                ours.label_names.get(family),
-                peer.label_names.get(family)
-            ));
-        }
-    }
-    for (key, peer_value) in &peer.series {
-        let family = key.split('{').next().unwrap();
-        if peer_own(family) {
-            continue;
-        }
-        // Same label values too: the rows are the same databases, lock modes and states.
-        let Some(ours_value) = ours.series.get(key) else {
-            problems.push(format!("only the peer has {key}"));
-            continue;
-        };
-        let equal = peer_value == ours_value || (peer_value.is_nan() && ours_value.is_nan());
-        if deterministic(family) && !equal && !DOCUMENTED_VALUE_DIFFERENCES.contains(&family) {
-            problems.push(format!(
-                "{key}: {ours_value} here, {peer_value} at the peer"
-            ));
-        }
-    }
-    for key in ours.series.keys() {
-        let family = key.split('{').next().unwrap();
-        if family.starts_with("pg_") && !peer.series.contains_key(key) {
-            problems.push(format!("only the sidecar has {key}"));
-        }
-    }
+    assert!(
+        parse(&peer_text).types.len() > 250,
+        "too few peer families: {peer_text}"
+    );
+    let problems = compare(&peer_text, &ours_text, &POSTGRES_RULES);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     for reason in ["connect", "auth", "timeout", "query", "mapping"] {
         let series = format!(
@@ -359,19 +378,26 @@ fn the_postgres_preset_gives_the_peers_series() {
     }
 
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        let preset = sidecar_exporter::config::presets::find("postgres").unwrap();
-        let keys: serde_yaml::Value = serde_yaml::from_str(preset.yaml).unwrap();
-        let mut rows = serde_json::Map::new();
-        for query in keys["queries"].as_sequence().unwrap() {
-            let name = query["name"].as_str().unwrap();
-            let sql = query["query"].as_str().unwrap();
-            rows.insert(name.to_string(), pg.rows_as_text(sql));
-        }
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raw/postgres_rows.json");
-        let text = serde_json::to_string_pretty(&serde_json::Value::Object(rows)).unwrap();
-        std::fs::write(path, text + "\n").unwrap();
+        capture_rows("postgres", |sql| pg.rows_as_text(sql));
     }
+}
+
+/// Writes the rows of each query of `preset` to `tests/fixtures/raw/<preset>_rows.json`, for
+/// the golden test (`tests/presets_golden.rs`).
+fn capture_rows(preset: &str, rows_of: impl Fn(&str) -> serde_json::Value) {
+    let found = sidecar_exporter::config::presets::find(preset).unwrap();
+    let keys: serde_yaml::Value = serde_yaml::from_str(found.yaml).unwrap();
+    let mut rows = serde_json::Map::new();
+    for query in keys["queries"].as_sequence().unwrap() {
+        let name = query["name"].as_str().unwrap();
+        let sql = query["query"].as_str().unwrap();
+        rows.insert(name.to_string(), rows_of(sql));
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/raw")
+        .join(format!("{preset}_rows.json"));
+    let text = serde_json::to_string_pretty(&serde_json::Value::Object(rows)).unwrap();
+    std::fs::write(path, text + "\n").unwrap();
 }
 
 fn errors(text: &str, collector: &str, reason: &str) -> f64 {
@@ -511,4 +537,255 @@ collectors:
         sample_value(&sidecar.metrics(), "app_up") == Some(1.0)
     });
     assert!(!sidecar.log().contains(PASSWORD));
+}
+
+/// A MariaDB server of its own: data directory and socket in a temporary directory, listening
+/// on 127.0.0.1 only; `root` over the socket, `exporter` with [`PASSWORD`] over TCP.
+struct Mariadb {
+    _server: ChildGuard,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Mariadb {
+    fn start() -> Mariadb {
+        let install = require_tool("mariadb-install-db", "mariadb-server");
+        let server = require_tool("mariadbd", "mariadb-server");
+        let root = rustix::process::geteuid().is_root();
+        let dir = tempfile::Builder::new()
+            .prefix("sql-live-maria-")
+            .tempdir_in("/tmp")
+            .expect("creating a temporary directory");
+        if root {
+            run(Command::new("chown").arg("mysql").arg(dir.path()));
+        }
+        let data = dir.path().join("data");
+        // As root, both drop to the `mysql` user themselves (`--user`).
+        let user = if root {
+            vec!["--user=mysql"]
+        } else {
+            Vec::new()
+        };
+        run(Command::new(install)
+            .arg("--no-defaults")
+            .args(&user)
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .stdout(Stdio::null()));
+        let port = free_port();
+        let log = File::create(dir.path().join("server.log")).unwrap();
+        let server = ChildGuard::spawn(
+            Command::new(server)
+                .arg("--no-defaults")
+                .args(&user)
+                .arg(format!("--datadir={}", data.display()))
+                .arg(format!("--socket={}", dir.path().join("sock").display()))
+                .arg(format!("--port={port}"))
+                .args(["--bind-address=127.0.0.1", "--skip-name-resolve"])
+                .arg(format!("--pid-file={}", dir.path().join("pid").display()))
+                .stdout(log.try_clone().unwrap())
+                .stderr(log),
+        );
+        wait_for_port(port, Duration::from_secs(30));
+        let mariadb = Mariadb {
+            _server: server,
+            dir,
+            port,
+        };
+        mariadb.sql(&format!(
+            "CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'; \
+             GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
+        ));
+        mariadb
+    }
+
+    /// The rows of `query`, as the `sql` kind sees them: an array of objects whose values are
+    /// text or null (through the `mariadb` client's batch output, over TCP as `exporter`).
+    fn rows_as_text(&self, query: &str) -> serde_json::Value {
+        let out = run(Command::new(require_tool("mariadb", "mariadb-client"))
+            .args([
+                "--no-defaults",
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+            ])
+            .args([
+                "-u",
+                "exporter",
+                &format!("-p{PASSWORD}"),
+                "-B",
+                "-e",
+                query,
+            ]));
+        let mut lines = out.lines();
+        let header: Vec<&str> = lines
+            .next()
+            .map(|h| h.split('\t').collect())
+            .unwrap_or_default();
+        let rows = lines
+            .map(|line| {
+                let object = header
+                    .iter()
+                    .zip(line.split('\t'))
+                    .map(|(name, value)| {
+                        let value = match value {
+                            "NULL" => serde_json::Value::Null,
+                            text => serde_json::Value::String(
+                                text.replace("\\t", "\t")
+                                    .replace("\\n", "\n")
+                                    .replace("\\\\", "\\"),
+                            ),
+                        };
+                        (name.to_string(), value)
+                    })
+                    .collect();
+                serde_json::Value::Object(object)
+            })
+            .collect();
+        serde_json::Value::Array(rows)
+    }
+
+    /// Runs statements as root over the socket.
+    fn sql(&self, statements: &str) -> String {
+        run(Command::new(require_tool("mariadb", "mariadb-client"))
+            .arg("--no-defaults")
+            .arg(format!(
+                "--socket={}",
+                self.dir.path().join("sock").display()
+            ))
+            .args(["-uroot", "-N", "-B", "-e", statements]))
+    }
+}
+
+const MYSQL_RULES: Rules = Rules {
+    peer_own: &[
+        "go_",
+        "process_",
+        "promhttp_",
+        "mysql_exporter_",
+        "mysqld_exporter_",
+    ],
+    prefix: "mysql_",
+    deterministic: |family| {
+        family.starts_with("mysql_global_variables_")
+            || family == "mysql_version_info"
+            || family == "mysql_transaction_isolation"
+            || family == "mysql_galera_variables_info"
+            || family == "mysql_up"
+    },
+    documented_value_differences: &[],
+};
+
+#[test]
+fn the_mysql_preset_gives_the_peers_series_on_mariadb() {
+    let peer_bin = require_tool("prometheus-mysqld-exporter", "prometheus-mysqld-exporter");
+    let db = Mariadb::start();
+    let my_cnf = db.dir.path().join("peer.cnf");
+    std::fs::write(
+        &my_cnf,
+        format!(
+            "[client]\nuser=exporter\npassword={PASSWORD}\nhost=127.0.0.1\nport={}\n",
+            db.port
+        ),
+    )
+    .unwrap();
+    let peer_port = free_port();
+    let _peer = ChildGuard::spawn(
+        Command::new(peer_bin)
+            .arg(format!("--config.my-cnf={}", my_cnf.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{peer_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_for_port(peer_port, Duration::from_secs(10));
+    let config = format!(
+        "collectors:\n  - name: db\n    preset: mysql\n    dsn: mysql://exporter@127.0.0.1:{}/\n    password_file: password\n",
+        db.port
+    );
+    let sidecar = Sidecar::start(&config, &[("password", PASSWORD)]);
+
+    sidecar.metrics();
+    let (status, peer_text) = http_get(&format!("http://127.0.0.1:{peer_port}/metrics"), &[]);
+    assert_eq!(status, 200);
+    let ours_text = sidecar.metrics();
+    assert_eq!(
+        sample_value(&peer_text, "mysql_up"),
+        Some(1.0),
+        "the peer is not connected"
+    );
+    assert!(
+        parse(&peer_text).types.len() > 500,
+        "too few peer families: {peer_text}"
+    );
+    let problems = compare(&peer_text, &ours_text, &MYSQL_RULES);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    for reason in ["connect", "auth", "timeout", "query", "mapping"] {
+        assert_eq!(errors(&ours_text, "db", reason), 0.0, "{reason}");
+    }
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        capture_rows("mysql", |sql| db.rows_as_text(sql));
+    }
+
+    // A query of its own, a slow one stopped at its timeout, and a wrong password.
+    let config = format!(
+        r#"collectors:
+  - name: app
+    kind: sql
+    dsn: mysql://exporter@127.0.0.1:{port}/
+    password_file: password
+    up_metric: app_up
+    queries:
+      - query: SELECT * FROM (SELECT 'a' AS kind, 1 AS n UNION ALL SELECT 'b', 22) AS t
+        metrics:
+          - {{name: app_items, valuetype: counter, type: object, path: '{{ [*] }}', labels: {{kind: '{{ .kind }}'}}, values: {{total: '{{ .n }}'}}}}
+      - query: SELECT SLEEP(5) AS slept
+        timeout: 1s
+        metrics:
+          - {{name: app_slow, type: object, path: '{{ [*] }}', value: '1'}}
+      - query: SELECT @@session.tx_read_only AS read_only
+        metrics:
+          - {{name: app_read_only, type: object, path: '{{ [*] }}', value: '{{ .read_only }}'}}
+  - name: wrong
+    kind: sql
+    dsn: mysql://exporter:not-it@127.0.0.1:{port}/
+    up_metric: wrong_up
+    queries:
+      - query: SELECT 1 AS one
+        metrics: [{{name: wrong_one, type: object, path: '{{ [*] }}', value: '{{ .one }}'}}]
+"#,
+        port = db.port
+    );
+    let sidecar = Sidecar::start(&config, &[("password", PASSWORD)]);
+    let started = Instant::now();
+    let text = sidecar.metrics();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(2500),
+        "the scrape took {took:?}"
+    );
+    assert_eq!(sample_value(&text, "app_up"), Some(1.0), "{text}");
+    assert_eq!(
+        sample_value(&text, "app_items_total{kind=\"b\"}"),
+        Some(22.0)
+    );
+    assert_eq!(sample_value(&text, "app_read_only"), Some(1.0), "{text}");
+    assert!(!text.contains("app_slow"), "{text}");
+    assert_eq!(errors(&text, "app", "timeout"), 1.0);
+    assert_eq!(sample_value(&text, "wrong_up"), Some(0.0));
+    assert_eq!(errors(&text, "wrong", "auth"), 1.0);
+    let (_, page) = sidecar.get("/");
+    for (what, text) in [
+        ("/metrics", &text),
+        ("the status page", &page),
+        ("the log", &sidecar.log()),
+    ] {
+        assert!(!text.contains(PASSWORD), "the password is in {what}");
+    }
+
+    // The server goes away: mysql_up 0 with reason connect, and the scrape answers 200.
+    drop(db);
+    let text = sidecar.metrics();
+    assert_eq!(sample_value(&text, "app_up"), Some(0.0), "{text}");
+    assert!(errors(&text, "app", "connect") >= 1.0, "{text}");
 }

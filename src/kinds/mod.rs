@@ -67,7 +67,7 @@ pub const KINDS: &[Kind] = &[
     Kind {
         name: "sql",
         summary:
-            "run SQL queries on PostgreSQL and map the rows with json_exporter's metric schema",
+            "run SQL queries on PostgreSQL, MySQL or MariaDB and map the rows with json_exporter's metric schema",
         read: sql::read,
     },
     Kind {

@@ -1,4 +1,5 @@
-//! The `sql` kind: run queries on a database and map their rows with the `http_json` rules.
+//! The `sql` kind: run queries on PostgreSQL, MySQL or MariaDB and map their rows with the
+//! `http_json` rules.
 //!
 //! Each query's rows become one JSON document, an array of objects (one per row, the columns as
 //! keys, every value as the database prints it, or null), mapped with [`Mapping`]: a
@@ -25,6 +26,7 @@ use crate::collector::{CollectError, Collection, Collector, Context, Reason};
 use crate::config::{ConfigDuration, ConfigError, KeyError, KindKeys};
 use crate::mapping::{Mapping, MetricRule};
 
+mod mysql;
 mod postgres;
 
 /// The `sql` kind's keys.
@@ -56,6 +58,8 @@ pub struct SqlConfig {
     /// password written here; it is never shown on the status page or in logs either way.
     /// `sslmode=prefer` (the default) and `require` verify the server's certificate against the
     /// Mozilla roots over rustls; use `sslmode=disable` for a server on localhost or a socket.
+    /// MySQL and MariaDB: `mysql://USER[:PASSWORD]@HOST[:PORT]/[DB]`, a socket with
+    /// `?socket=/run/mysqld/mysqld.sock`, TLS with `?require_ssl=true`.
     pub dsn: Option<String>,
     /// A file holding the password (a mounted Kubernetes Secret). It wins over a password in the
     /// DSN, and is read again when it changes: the connection is then opened anew with it.
@@ -174,7 +178,8 @@ struct QueryError {
 
 /// Which database the DSN names, with its parsed settings.
 enum Driver {
-    Postgres(postgres::Postgres),
+    Postgres(Box<postgres::Postgres>),
+    Mysql(mysql::Mysql),
 }
 
 impl Driver {
@@ -184,12 +189,15 @@ impl Driver {
             || lower.starts_with("postgresql://")
             || (!lower.contains("://") && lower.contains('='))
         {
-            return postgres::Postgres::from_dsn(dsn).map(Driver::Postgres);
+            return postgres::Postgres::from_dsn(dsn).map(|p| Driver::Postgres(Box::new(p)));
+        }
+        if lower.starts_with("mysql://") {
+            return mysql::Mysql::from_dsn(dsn).map(Driver::Mysql);
         }
         let scheme = lower.split("://").next().unwrap_or_default();
         Err(format!(
             "dsn: `{scheme}://` is not a supported database; expected postgresql://… \
-             (or libpq's `host=… user=…` form)"
+             (or libpq's `host=… user=…` form) or mysql://…"
         ))
     }
 
@@ -197,6 +205,7 @@ impl Driver {
     fn target(&self) -> String {
         match self {
             Driver::Postgres(p) => p.target(),
+            Driver::Mysql(m) => m.target(),
         }
     }
 
@@ -207,6 +216,7 @@ impl Driver {
     ) -> Result<Box<dyn Connection>, CollectError> {
         match self {
             Driver::Postgres(p) => p.connect(password, timeout).await,
+            Driver::Mysql(m) => m.connect(password, timeout).await,
         }
     }
 }
@@ -340,14 +350,11 @@ impl Collector for SqlCollector {
     }
 }
 
-/// Rows as JSON objects: the column names as keys, each value as text or null.
-fn row_object<'a>(columns: impl Iterator<Item = (&'a str, Option<String>)>) -> Value {
+/// One row as a JSON object: the column names as keys, each value as text or null.
+fn row_object<N: Into<String>>(columns: impl Iterator<Item = (N, Option<String>)>) -> Value {
     let mut object = Map::new();
     for (name, value) in columns {
-        object.insert(
-            name.to_string(),
-            value.map(Value::String).unwrap_or(Value::Null),
-        );
+        object.insert(name.into(), value.map(Value::String).unwrap_or(Value::Null));
     }
     Value::Object(object)
 }
