@@ -358,3 +358,84 @@ fn row_object<N: Into<String>>(columns: impl Iterator<Item = (N, Option<String>)
     }
     Value::Object(object)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use crate::config::load_bytes;
+    use crate::scrape::{Counters, Engine};
+
+    fn build(text: &str) -> Result<Engine, crate::config::ConfigError> {
+        let loaded = load_bytes("c.yaml", text.as_bytes(), Path::new("."), &|_| None)?;
+        Engine::build(&loaded, Arc::new(Counters::default()))
+    }
+
+    const QUERY: &str = "    queries:\n      - query: SELECT 1 AS one\n        metrics: [{name: one, type: object, path: '{ [*] }', value: '{ .one }'}]\n";
+
+    #[test]
+    fn the_target_never_shows_the_password() {
+        for dsn in [
+            "postgresql://monitor:s3cret@127.0.0.1:5433/app?sslmode=disable",
+            "host=127.0.0.1 port=5433 user=monitor password=s3cret dbname=app",
+            "mysql://monitor:s3cret@127.0.0.1:3307/app",
+        ] {
+            let engine = build(&format!(
+                "collectors:\n  - name: db\n    kind: sql\n    dsn: '{dsn}'\n{QUERY}"
+            ))
+            .unwrap();
+            let target = &engine.collectors[0].target;
+            assert!(!target.contains("s3cret"), "{target}");
+            assert!(target.contains("monitor@127.0.0.1:"), "{target}");
+            assert!(target.contains("/app"), "{target}");
+        }
+    }
+
+    #[test]
+    fn config_errors_point_at_the_key() {
+        let err = build(&format!(
+            "collectors:\n  - name: db\n    kind: sql\n    dsn: oracle://x@y/\n{QUERY}"
+        ))
+        .err()
+        .unwrap();
+        assert_eq!((err.line, err.column), (4, 5), "{err}");
+        assert!(
+            err.message
+                .contains("`oracle://` is not a supported database"),
+            "{err}"
+        );
+
+        let err = build("collectors:\n  - name: db\n    kind: sql\n    dsn: 'postgresql://u:s3cret@h:notaport/db'\n    queries: [{query: SELECT 1, metrics: []}]\n")
+            .err()
+            .unwrap();
+        assert_eq!((err.line, err.column), (4, 5), "{err}");
+        assert!(!err.message.contains("s3cret"), "{err}");
+
+        let err = build("collectors:\n  - name: db\n    kind: sql\n    dsn: postgresql://u@h/db\n    queries:\n      - query: SELECT 1\n        metrics:\n          - {name: 9bad, type: object, path: '{ [*] }', value: '1'}\n")
+            .err()
+            .unwrap();
+        assert_eq!(err.line, 7, "{err}");
+        assert!(err.message.contains("metrics[0] (9bad): name"), "{err}");
+
+        let err = build("collectors:\n  - name: db\n    kind: sql\n    dsn: postgresql://u@h/db\n")
+            .err()
+            .unwrap();
+        assert!(
+            err.message.contains("`queries` is empty or missing"),
+            "{err}"
+        );
+
+        let err = build(&format!(
+            "collectors:\n  - name: db\n    kind: sql\n    dsn: postgresql://u@h/db\n    password_file: /nonexistent/pw\n{QUERY}"
+        ))
+        .err()
+        .unwrap();
+        assert_eq!((err.line, err.column), (5, 5), "{err}");
+        assert!(
+            err.message
+                .contains("cannot read password_file /nonexistent/pw"),
+            "{err}"
+        );
+    }
+}
