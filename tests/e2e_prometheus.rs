@@ -16,6 +16,7 @@
 //!   preset, in the test output. Every other expression is checked.
 
 mod common;
+mod db_support;
 mod nginx_support;
 mod promql;
 
@@ -24,6 +25,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{free_port, http_get, require_tool, ChildGuard, Exporter};
+use db_support::{Mariadb, Postgres, PASSWORD};
 use nginx_support::Nginx;
 use serde_json::Value;
 use sidecar_exporter::config::presets::{self, Preset};
@@ -72,6 +74,18 @@ const APP_FAMILIES: &[AppFamily] = &[
         metric_prefix: "phpfpm_",
         default_path: "/status?json",
     },
+    AppFamily {
+        family: "postgres",
+        preset_names: &["postgres"],
+        metric_prefix: "pg_",
+        default_path: "",
+    },
+    AppFamily {
+        family: "mysql",
+        preset_names: &["mysql"],
+        metric_prefix: "mysql_",
+        default_path: "",
+    },
 ];
 
 impl AppFamily {
@@ -89,8 +103,10 @@ struct Apps {
     apache_port: u16,
     haproxy_stats_port: u16,
     php_fpm_port: u16,
+    postgres: Postgres,
+    mariadb: Mariadb,
     _children: Vec<ChildGuard>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 fn write(path: &Path, text: &str) {
@@ -320,14 +336,21 @@ http {{
             );
         }
 
+        // the databases of the sql presets, with the password in a file for `password_file`
+        let postgres = Postgres::start();
+        let mariadb = Mariadb::start();
+        write(&d.join("db-password"), PASSWORD);
+
         Apps {
             nginx,
             redis_port,
             apache_port,
             haproxy_stats_port,
             php_fpm_port,
+            postgres,
+            mariadb,
             _children: children,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -339,6 +362,8 @@ http {{
             "redis" => self.redis_port,
             "haproxy" => self.haproxy_stats_port,
             "php-fpm" => self.php_fpm_port,
+            "postgres" => self.postgres.port,
+            "mysql" => self.mariadb.port,
             other => panic!("no server for {other}"),
         }
     }
@@ -346,7 +371,7 @@ http {{
 
 /// The collector entry of a preset: `address:` for a TCP preset, otherwise `url:` pointing at
 /// the test's server, keeping the path and query of the preset's own default URL if it has one.
-fn preset_collector(app: &AppFamily, preset: &Preset, port: u16) -> String {
+fn preset_collector(app: &AppFamily, preset: &Preset, port: u16, password_file: &Path) -> String {
     let mapping = preset
         .mapping()
         .unwrap_or_else(|e| panic!("preset {} is not valid YAML: {e}", preset.name));
@@ -358,6 +383,15 @@ fn preset_collector(app: &AppFamily, preset: &Preset, port: u16) -> String {
     };
     let target = if field("kind").as_deref() == Some("tcp_text") {
         format!("    address: 127.0.0.1:{port}\n")
+    } else if field("kind").as_deref() == Some("sql") {
+        // The preset's DSN with the test server's port, the password from a file.
+        let dsn = field("dsn").expect("an sql preset has a default dsn");
+        let (head, rest) = dsn.split_once("@127.0.0.1:").expect("dsn on 127.0.0.1");
+        let path = rest.find('/').map_or("/", |i| &rest[i..]);
+        format!(
+            "    dsn: '{head}@127.0.0.1:{port}{path}'\n    password_file: '{}'\n",
+            password_file.display()
+        )
     } else {
         let path = field("url")
             .and_then(|url| {
@@ -408,7 +442,12 @@ fn exporter_config(apps: &Apps, json_file: &Path) -> String {
     );
     for app in APP_FAMILIES {
         if let Some(preset) = app.preset() {
-            config.push_str(&preset_collector(app, preset, apps.port(app.family)));
+            config.push_str(&preset_collector(
+                app,
+                preset,
+                apps.port(app.family),
+                &apps.dir.path().join("db-password"),
+            ));
         }
     }
     config

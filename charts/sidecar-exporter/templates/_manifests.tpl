@@ -119,7 +119,7 @@ configured collector.
 {{- $v := include "sidecar-exporter.values" . | fromYaml -}}
 {{- $names := $v.dashboards.names | default list -}}
 {{- if not $names -}}
-{{- $families := dict "process" "process" "nginx" "nginx" "apache" "apache" "redis" "redis" "haproxy" "haproxy" "php_fpm" "php-fpm" "http_probe" "http-probe" -}}
+{{- $families := dict "process" "process" "nginx" "nginx" "apache" "apache" "redis" "redis" "haproxy" "haproxy" "php_fpm" "php-fpm" "postgres" "postgres" "mysql" "mysql" "http_probe" "http-probe" -}}
 {{- $names = list "sidecar-exporter" -}}
 {{- range (include "sidecar-exporter.collectors" . | fromYaml).collectors -}}
 {{- $family := get $families (toString (.preset | default .kind)) | default "generic-json" -}}
