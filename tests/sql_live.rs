@@ -208,6 +208,8 @@ fn the_postgres_preset_gives_the_peers_series() {
         "prometheus-postgres-exporter",
     );
     let pg = Postgres::start();
+    // A replica, so that the replication families have rows on the primary.
+    let _standby = pg.start_standby();
     let peer_port = free_port();
     let _peer = ChildGuard::spawn(
         Command::new(peer_bin)

@@ -83,6 +83,45 @@ impl Postgres {
         postgres
     }
 
+    /// A streaming standby of this server on its own port, through a physical replication slot
+    /// (`standby_slot`) on this one, so that both `pg_stat_replication` and
+    /// `pg_replication_slots` have a row here. Returns once the standby streams.
+    pub fn start_standby(&self) -> Postgres {
+        let dir = tempfile::Builder::new()
+            .prefix("sql-live-standby-")
+            .tempdir_in("/tmp")
+            .expect("creating a temporary directory");
+        if rustix::process::geteuid().is_root() {
+            run(Command::new("chown").arg("postgres").arg(dir.path()));
+        }
+        run(pg_command("pg_basebackup")
+            .arg("-D")
+            .arg(dir.path().join("data"))
+            .args(["-R", "-X", "stream", "-C", "-S", "standby_slot", "-d"])
+            .arg(format!(
+                "postgresql://postgres:{PASSWORD}@127.0.0.1:{}/postgres",
+                self.port
+            )));
+        let standby = Postgres {
+            port: free_port(),
+            dir,
+        };
+        standby.start_server();
+        let started = std::time::Instant::now();
+        while self
+            .rows_as_text("SELECT pid FROM pg_stat_replication WHERE state = 'streaming'")
+            .as_array()
+            .map_or(true, Vec::is_empty)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the standby did not stream within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        standby
+    }
+
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
