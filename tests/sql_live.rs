@@ -310,6 +310,15 @@ collectors:
         query: SELECT n FROM no_such_table
         metrics:
           - {{name: app_missing, type: object, path: '{{ [*] }}', value: '{{ .n }}'}}
+      - name: cached
+        query: SELECT extract(epoch FROM clock_timestamp()) AS now
+        min_interval: 1h
+        metrics:
+          - {{name: app_cached_now, type: object, path: '{{ [*] }}', value: '{{ .now }}'}}
+      - name: fresh
+        query: SELECT extract(epoch FROM clock_timestamp()) AS now
+        metrics:
+          - {{name: app_fresh_now, type: object, path: '{{ [*] }}', value: '{{ .now }}'}}
       - name: session
         query: SELECT current_setting('transaction_read_only') AS read_only
         metrics:
@@ -395,6 +404,17 @@ collectors:
         );
     }
     assert!(sidecar.log().contains("reason=auth"), "{}", sidecar.log());
+
+    // min_interval: the cached query's rows are reused, the other query runs again.
+    let again = sidecar.metrics();
+    assert_eq!(
+        sample_value(&again, "app_cached_now"),
+        sample_value(&text, "app_cached_now")
+    );
+    assert_ne!(
+        sample_value(&again, "app_fresh_now"),
+        sample_value(&text, "app_fresh_now")
+    );
 
     // password_file is read again when it changes, and the connection opened with it.
     std::fs::write(sidecar.dir.path().join("wrong"), PASSWORD).unwrap();

@@ -326,9 +326,14 @@ impl Collector for SqlCollector {
             match result {
                 Ok(rows) => {
                     let collection = query.mapping.apply(&Value::Array(rows));
-                    out.families.extend(collection.families.iter().cloned());
-                    out.problems.extend(collection.problems.iter().cloned());
-                    state.cached[index] = Some((Instant::now(), collection));
+                    if query.min_interval.is_zero() {
+                        out.families.extend(collection.families);
+                        out.problems.extend(collection.problems);
+                    } else {
+                        out.families.extend(collection.families.iter().cloned());
+                        out.problems.extend(collection.problems.iter().cloned());
+                        state.cached[index] = Some((Instant::now(), collection));
+                    }
                 }
                 Err(error) => {
                     if error.broken {
