@@ -58,7 +58,7 @@ mariadbd --no-defaults --user=mysql --datadir="$WORK/my/data" --socket="$WORK/my
 PIDS+=($!)
 wait_port "$MY_PORT"
 mariadb --no-defaults --socket="$WORK/my/sock" -uroot -e \
-    "CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '$PASSWORD'; GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
+    "CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '$PASSWORD'; GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
 
 # --- the exporters ---------------------------------------------------------------------------
 PEER_PG_PORT=$(port)

@@ -458,7 +458,9 @@ const MYSQL_RULES: Rules = Rules {
 #[test]
 fn the_mysql_preset_gives_the_peers_series_on_mariadb() {
     let peer_bin = require_tool("prometheus-mysqld-exporter", "prometheus-mysqld-exporter");
-    let db = Mariadb::start();
+    // Both exporters read a replica, so that mysql_slave_status_* has a row.
+    let primary = Mariadb::start_primary();
+    let db = primary.start_replica();
     let my_cnf = db.dir.path().join("peer.cnf");
     std::fs::write(
         &my_cnf,
@@ -496,6 +498,13 @@ fn the_mysql_preset_gives_the_peers_series_on_mariadb() {
         parse(&peer_text).types.len() > 500,
         "too few peer families: {peer_text}"
     );
+    // The replica's status is there at both, so the comparison covers it.
+    for (who, text) in [("the peer", &peer_text), ("the sidecar", &ours_text)] {
+        assert!(
+            text.contains("\nmysql_slave_status_slave_io_running{"),
+            "no replica status from {who}"
+        );
+    }
     let problems = compare(&peer_text, &ours_text, &MYSQL_RULES);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     for reason in ["connect", "auth", "timeout", "query", "mapping"] {

@@ -206,6 +206,8 @@ fn apply_rule<'r>(
                 .and_then(|expr| evaluate_timestamp(rule, expr, object, out));
             for value in &rule.values {
                 match evaluate_value(rule, value, object) {
+                    Ok(Some(number)) if value.skip_non_numeric && number.is_nan() => {}
+                    Err(ValueError::Bad(_)) if value.skip_non_numeric => {}
                     Ok(Some(number)) => match &value.dynamic {
                         None => out.push(rule, value, &labels, number, timestamp_ms),
                         Some(dynamic) => {
@@ -251,6 +253,7 @@ fn dynamic_family<'r>(
         Evaluated::Text(text) => Ok(compat_text(expr, text)),
     };
     let name = match text(&dynamic.name) {
+        Ok(name) if dynamic.normalize => format!("{}{}", normalized(&name), dynamic.suffix),
         Ok(name) => format!("{name}{}", dynamic.suffix),
         Err(what) => {
             if !rule.allow_missing_key {
@@ -274,6 +277,16 @@ fn dynamic_family<'r>(
         _ => value.help.clone(),
     };
     Some((name, help, value.metric_type))
+}
+
+/// `normalize_name`: lower case, and `_` for every character outside `[a-z0-9_]`.
+fn normalized(name: &str) -> String {
+    name.chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '_') => c,
+            _ => '_',
+        })
+        .collect()
 }
 
 /// ` (object `key`)` for problems about one object of many.

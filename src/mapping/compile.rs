@@ -64,6 +64,8 @@ pub(super) struct CompiledValue {
     /// A name read from each object (`name: 'pg_settings_{ .metric }'`); `family` then holds
     /// the template as written, for messages.
     pub(super) dynamic: Option<DynamicName>,
+    /// `skip_non_numeric`.
+    pub(super) skip_non_numeric: bool,
 }
 
 /// A family name (and HELP) evaluated on each object.
@@ -73,6 +75,8 @@ pub(super) struct DynamicName {
     /// `_<value name>` for an entry of `values`, empty for `value`.
     pub(super) suffix: String,
     pub(super) help: Option<Expr>,
+    /// `normalize_name`.
+    pub(super) normalize: bool,
 }
 
 /// Compiles a whole `metrics:` list. A family made by several rules must have one type in all
@@ -131,8 +135,15 @@ fn compile_rule(
             name,
             suffix,
             help: dynamic_help.clone(),
+            normalize: rule.normalize_name,
         })
     };
+    if rule.normalize_name && dynamic_name.is_none() {
+        return Err(fail(
+            "normalize_name",
+            "it applies to a name read from the data, and this name has no path".to_string(),
+        ));
+    }
     let mut register = |family: &str, field: &str| -> Result<(), String> {
         if dynamic_name.is_some() {
             // Checked on each object once the name is known.
@@ -249,6 +260,7 @@ fn compile_rule(
                 expr: compile_expr("path", &rule.path)?,
                 converter: converter_for(&[rule.path.as_str(), rule.name.as_str()])?,
                 dynamic: None,
+                skip_non_numeric: rule.skip_non_numeric,
             });
             None
         }
@@ -274,6 +286,7 @@ fn compile_rule(
                     expr: compile_expr(&format!("values.{value_name}"), template)?,
                     converter: converter_for(&[template.as_str(), value_name.as_str()])?,
                     dynamic: dynamic(format!("_{value_name}")),
+                    skip_non_numeric: rule.skip_non_numeric,
                 });
             }
             if let Some(template) = &rule.value {
@@ -285,6 +298,7 @@ fn compile_rule(
                     expr: compile_expr("value", template)?,
                     converter: converter_for(&[template.as_str(), "value"])?,
                     dynamic: dynamic(String::new()),
+                    skip_non_numeric: rule.skip_non_numeric,
                 });
             }
             Some(selector)

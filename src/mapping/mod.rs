@@ -4,7 +4,8 @@
 //! `serde_json::Value`, so this one engine serves all of them. A json_exporter module's
 //! `metrics:` list can be pasted in unchanged; the extensions (`{$key}`, `value_map`,
 //! `count_chars`, `scale`, `sum`, `version_number`, `units`, `missing_value`,
-//! `missing_message`, `missing_label`, nested `metrics:`) are documented on [`MetricRule`].
+//! `missing_message`, `missing_label`, nested `metrics:`, names and HELP read from the data with
+//! `value`, `normalize_name` and `skip_non_numeric`) are documented on [`MetricRule`].
 //!
 //! Failures are per series: a missing key or a value that is not a number costs that one series
 //! (a [`Reason::Mapping`](crate::collector::Reason::Mapping) problem), two series with the same
@@ -146,6 +147,42 @@ mod name_from_data_tests {
         // The counter rule's series: `a_x` and `a_y` are gauges (dropped, reported), and
         // the gauge rule's `a_x` repeats the first rule's series.
         assert_eq!(c.problems.len(), 3, "{:?}", c.problems);
+    }
+
+    #[test]
+    fn a_row_unpivoted_into_one_family_per_column() {
+        let c = apply(
+            r#"
+- name: replica
+  type: object
+  path: '{ [*] }'
+  labels: {master_host: '{ .Master_Host }'}
+  metrics:
+    - name: 'mysql_slave_status_{$key}'
+      normalize_name: true
+      type: object
+      path: '{ .* }'
+      value: '{ @ }'
+      skip_non_numeric: true
+      valueconverter: {'{ @ }': {'yes': 1, 'no': 0}}
+"#,
+            json!([{"Master_Host": "db-1", "Seconds_Behind_Master": "3", "Slave_IO_Running": "Yes",
+                    "Slave_SQL_Running": "No", "Last_Error": "", "Relay-Log.Pos": "4", "Until_Log_File": null}]),
+        );
+        assert_eq!(
+            series(&c),
+            [
+                r#"mysql_slave_status_relay_log_pos{master_host="db-1"} 4"#,
+                r#"mysql_slave_status_seconds_behind_master{master_host="db-1"} 3"#,
+                r#"mysql_slave_status_slave_io_running{master_host="db-1"} 1"#,
+                r#"mysql_slave_status_slave_sql_running{master_host="db-1"} 0"#,
+            ]
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        let e = compile_err(
+            "- {name: a, type: object, path: '{[*]}', value: '1', normalize_name: true}\n",
+        );
+        assert!(e.contains("metrics[0] (a): normalize_name"), "{e}");
     }
 
     #[test]

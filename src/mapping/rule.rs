@@ -89,6 +89,31 @@ pub struct MetricRule {
     /// rule). May be combined with `values`.
     #[serde(default)]
     pub value: Option<String>,
+    /// Extension, with a name read from the data: lower-case it and turn every character other
+    /// than `[a-z0-9_]` into `_` (mysqld_exporter's rule for variable and column names), so
+    /// that `Seconds_Behind_Master` becomes `seconds_behind_master`.
+    #[serde(default)]
+    pub normalize_name: bool,
+    /// Extension: a value that is not a number (text that no converter or map turns into one,
+    /// a null, NaN) is left out silently instead of being reported, as exporters do that
+    /// export only the numeric fields of a status table. Unpivoting a row into one series
+    /// per column (mysqld_exporter's `SHOW SLAVE STATUS`):
+    /// ```yaml metrics
+    /// - name: replica
+    ///   type: object
+    ///   path: '{ [*] }'
+    ///   labels: {master_host: '{ .Master_Host }'}
+    ///   metrics:
+    ///     - name: 'mysql_slave_status_{$key}'    # one family per column
+    ///       normalize_name: true
+    ///       type: object
+    ///       path: '{ .* }'
+    ///       value: '{ @ }'
+    ///       skip_non_numeric: true
+    ///       valueconverter: {'{ @ }': {'yes': 1, 'no': 0}}
+    /// ```
+    #[serde(default)]
+    pub skip_non_numeric: bool,
     /// When the value (or the objects, or the timestamp) is not in the document, skip that
     /// series silently instead of reporting a mapping problem.
     #[serde(default)]

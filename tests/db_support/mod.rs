@@ -186,6 +186,45 @@ pub struct Mariadb {
 
 impl Mariadb {
     pub fn start() -> Mariadb {
+        Mariadb::start_with(&[])
+    }
+
+    /// A server with a binary log, to be a replication source.
+    pub fn start_primary() -> Mariadb {
+        let primary = Mariadb::start_with(&["--log-bin=mysql-bin", "--server-id=1"]);
+        primary.sql(&format!(
+            "SET SESSION sql_log_bin = 0; \
+             CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'; \
+             GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';"
+        ));
+        primary
+    }
+
+    /// A replica of this server (which must have been started with
+    /// [`Mariadb::start_primary`]); returns once both replication threads run.
+    pub fn start_replica(&self) -> Mariadb {
+        let replica = Mariadb::start_with(&["--server-id=2"]);
+        replica.sql(&format!(
+            "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, \
+             MASTER_USER = 'repl', MASTER_PASSWORD = '{PASSWORD}'; START SLAVE;",
+            self.port
+        ));
+        let started = std::time::Instant::now();
+        loop {
+            // ON once the replica is connected to its source and both threads run.
+            let status = replica.sql("SHOW GLOBAL STATUS LIKE 'Slave_running'");
+            if status.contains("ON") {
+                return replica;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the replica did not start replicating: {status}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn start_with(options: &[&str]) -> Mariadb {
         let install = require_tool("mariadb-install-db", "mariadb-server");
         let server = require_tool("mariadbd", "mariadb-server");
         let root = rustix::process::geteuid().is_root();
@@ -219,6 +258,7 @@ impl Mariadb {
                 .arg(format!("--socket={}", dir.path().join("sock").display()))
                 .arg(format!("--port={port}"))
                 .args(["--bind-address=127.0.0.1", "--skip-name-resolve"])
+                .args(options)
                 .arg(format!("--pid-file={}", dir.path().join("pid").display()))
                 .stdout(log.try_clone().unwrap())
                 .stderr(log),
@@ -229,9 +269,11 @@ impl Mariadb {
             dir,
             port,
         };
+        // Not in the binary log: a replica creates its own, and would stop on a second one.
         mariadb.sql(&format!(
-            "CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'; \
-             GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
+            "SET SESSION sql_log_bin = 0; \
+             CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'; \
+             GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
         ));
         mariadb
     }
