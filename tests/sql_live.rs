@@ -576,3 +576,44 @@ fn the_mysql_preset_gives_the_peers_series_on_mariadb() {
     assert_eq!(sample_value(&text, "app_up"), Some(0.0), "{text}");
     assert!(errors(&text, "app", "connect") >= 1.0, "{text}");
 }
+
+#[test]
+fn tls_to_postgres_is_verified_unless_told_otherwise() {
+    let pg = Postgres::start_with_tls();
+    let (port, cert) = (pg.port, pg.certificate());
+    let collector = |name: &str, tls: &str| {
+        format!(
+            r#"  - name: {name}
+    kind: sql
+    dsn: postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=require
+    password_file: password
+    up_metric: {name}_up
+{tls}    queries:
+      - query: SELECT ssl::int AS ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()
+        metrics: [{{name: {name}_ssl, type: object, path: '{{ [*] }}', value: '{{ .ssl }}'}}]
+"#
+        )
+    };
+    let config = format!(
+        "collectors:\n{}{}{}",
+        collector(
+            "verified",
+            &format!("    tls_config: {{ca_file: '{}'}}\n", cert.display())
+        ),
+        collector("unknown", ""),
+        collector("insecure", "    tls_config: {insecure_skip_verify: true}\n"),
+    );
+    let sidecar = Sidecar::start(&config, &[("password", PASSWORD)]);
+    let text = sidecar.metrics();
+    // Trusted through ca_file: up, and the session is encrypted.
+    assert_eq!(sample_value(&text, "verified_up"), Some(1.0), "{text}");
+    assert_eq!(sample_value(&text, "verified_ssl"), Some(1.0), "{text}");
+    // A certificate nobody vouches for is refused.
+    assert_eq!(sample_value(&text, "unknown_up"), Some(0.0), "{text}");
+    assert_eq!(errors(&text, "unknown", "connect"), 1.0);
+    let (_, page) = sidecar.get("/");
+    assert!(page.to_lowercase().contains("certificate"), "{page}");
+    // insecure_skip_verify: encrypted, not verified.
+    assert_eq!(sample_value(&text, "insecure_up"), Some(1.0), "{text}");
+    assert_eq!(sample_value(&text, "insecure_ssl"), Some(1.0), "{text}");
+}

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 
 use super::Builder;
 use crate::client::auth::FileSecret;
+use crate::client::tls::TlsConfig;
 use crate::collector::{CollectError, Collection, Collector, Context, Reason};
 use crate::config::{ConfigDuration, ConfigError, KeyError, KindKeys};
 use crate::mapping::{Mapping, MetricRule};
@@ -57,7 +58,8 @@ pub struct SqlConfig {
     /// `postgresql://USER@%2Frun%2Fpostgresql/DB`). Prefer `password_file` or `${ENV}` to a
     /// password written here; it is never shown on the status page or in logs either way.
     /// `sslmode=prefer` (the default) and `require` verify the server's certificate against the
-    /// Mozilla roots over rustls; use `sslmode=disable` for a server on localhost or a socket.
+    /// Mozilla roots over rustls (and `tls_config.ca_file`); use `sslmode=disable` for a server
+    /// on localhost or a socket.
     /// MySQL and MariaDB: `mysql://USER[:PASSWORD]@HOST[:PORT]/[DB]`, a socket with
     /// `?socket=/run/mysqld/mysqld.sock`, TLS with `?require_ssl=true`.
     pub dsn: Option<String>,
@@ -66,6 +68,12 @@ pub struct SqlConfig {
     pub password_file: Option<String>,
     /// The queries, run one after the other on the one connection, each with its own mapping.
     pub queries: Option<Vec<QueryConfig>>,
+    /// TLS towards the database: `ca_file` (PEM CAs trusted besides the Mozilla roots, for a
+    /// server certificate signed by a private CA) and `insecure_skip_verify` (encrypt without
+    /// checking the certificate, what libpq's `sslmode=require` does). PostgreSQL uses TLS as
+    /// `sslmode` says; MySQL and MariaDB use it whenever `tls_config` is given (or with
+    /// `?require_ssl=true`). `cert_file`, `key_file` and `server_name` are not supported here.
+    pub tls_config: Option<TlsConfig>,
 }
 
 /// One entry of `queries:`.
@@ -98,7 +106,8 @@ pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
             .dsn
             .as_deref()
             .ok_or("the `dsn` key is missing (e.g. postgresql://user@127.0.0.1:5432/db)")?;
-        let driver = Driver::from_dsn(dsn).map_err(|e| KeyError::at("dsn", e))?;
+        let tls = check_tls(config.tls_config.as_ref())?;
+        let driver = Driver::from_dsn(dsn, tls).map_err(|e| KeyError::at("dsn", e))?;
         let queries = compile_queries(config.queries.as_deref().unwrap_or_default())?;
         let password = config
             .password_file
@@ -115,6 +124,56 @@ pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
             state: Mutex::new(State::default()),
         }) as Arc<dyn Collector>)
     }))
+}
+
+/// What the drivers need of `tls_config`: the CA file's certificates (read now, so that a bad
+/// file is a config error) and whether to verify.
+#[derive(Default)]
+struct SqlTls {
+    /// `tls_config` was given.
+    given: bool,
+    ca_file: Option<std::path::PathBuf>,
+    ca_certs: Vec<rustls::pki_types::CertificateDer<'static>>,
+    insecure_skip_verify: bool,
+}
+
+fn check_tls(tls: Option<&TlsConfig>) -> Result<SqlTls, KeyError> {
+    let Some(tls) = tls else {
+        return Ok(SqlTls::default());
+    };
+    let at = |key: &str, message: String| KeyError::at(key, message).below("tls_config");
+    for (key, set) in [
+        ("cert_file", tls.cert_file.is_some()),
+        ("key_file", tls.key_file.is_some()),
+        ("server_name", tls.server_name.is_some()),
+    ] {
+        if set {
+            return Err(at(
+                key,
+                format!("`{key}` is not supported by the sql kind (only ca_file and insecure_skip_verify)"),
+            ));
+        }
+    }
+    let mut ca_certs = Vec::new();
+    if let Some(file) = &tls.ca_file {
+        use rustls::pki_types::pem::PemObject;
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(file)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| at("ca_file", format!("cannot read ca_file {file}: {e}")))?;
+        if certs.is_empty() {
+            return Err(at(
+                "ca_file",
+                format!("ca_file {file} holds no PEM certificate"),
+            ));
+        }
+        ca_certs = certs;
+    }
+    Ok(SqlTls {
+        given: true,
+        ca_file: tls.ca_file.as_ref().map(std::path::PathBuf::from),
+        ca_certs,
+        insecure_skip_verify: tls.insecure_skip_verify,
+    })
 }
 
 /// Compiles each query's mapping; errors point at `queries[N]`.
@@ -183,16 +242,16 @@ enum Driver {
 }
 
 impl Driver {
-    fn from_dsn(dsn: &str) -> Result<Driver, String> {
+    fn from_dsn(dsn: &str, tls: SqlTls) -> Result<Driver, String> {
         let lower = dsn.trim_start().to_ascii_lowercase();
         if lower.starts_with("postgres://")
             || lower.starts_with("postgresql://")
             || (!lower.contains("://") && lower.contains('='))
         {
-            return postgres::Postgres::from_dsn(dsn).map(|p| Driver::Postgres(Box::new(p)));
+            return postgres::Postgres::from_dsn(dsn, &tls).map(|p| Driver::Postgres(Box::new(p)));
         }
         if lower.starts_with("mysql://") {
-            return mysql::Mysql::from_dsn(dsn).map(Driver::Mysql);
+            return mysql::Mysql::from_dsn(dsn, &tls).map(Driver::Mysql);
         }
         let scheme = lower.split("://").next().unwrap_or_default();
         Err(format!(
@@ -440,6 +499,28 @@ mod tests {
         assert!(
             err.message
                 .contains("cannot read password_file /nonexistent/pw"),
+            "{err}"
+        );
+
+        let err = build(&format!(
+            "collectors:\n  - name: db\n    kind: sql\n    dsn: postgresql://u@h/db\n    tls_config:\n      cert_file: /x.pem\n{QUERY}"
+        ))
+        .err()
+        .unwrap();
+        assert_eq!((err.line, err.column), (6, 7), "{err}");
+        assert!(
+            err.message
+                .contains("`cert_file` is not supported by the sql kind"),
+            "{err}"
+        );
+        let err = build(&format!(
+            "collectors:\n  - name: db\n    kind: sql\n    dsn: mysql://u@h/\n    tls_config: {{ca_file: /nonexistent/ca.pem}}\n{QUERY}"
+        ))
+        .err()
+        .unwrap();
+        assert!(
+            err.message
+                .contains("cannot read ca_file /nonexistent/ca.pem"),
             "{err}"
         );
     }

@@ -21,6 +21,8 @@ const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 pub struct Postgres {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// More server options (`-c ssl=on …`).
+    options: String,
 }
 
 /// Runs a PostgreSQL program, as the `postgres` system user when the test runs as root
@@ -56,6 +58,21 @@ pub fn run(command: &mut Command) -> String {
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Postgres::start_with(false)
+    }
+
+    /// A server that also speaks TLS, with a self-signed certificate for 127.0.0.1 made by
+    /// `openssl` ([`Postgres::certificate`]).
+    pub fn start_with_tls() -> Postgres {
+        Postgres::start_with(true)
+    }
+
+    /// The server's certificate (PEM), when started with TLS.
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.path().join("server.crt")
+    }
+
+    fn start_with(tls: bool) -> Postgres {
         let dir = tempfile::Builder::new()
             .prefix("sql-live-")
             .tempdir_in("/tmp")
@@ -75,9 +92,35 @@ impl Postgres {
             .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "-N"])
             .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
             .arg(format!("--pwfile={}", pwfile.display())));
+        let mut options = String::new();
+        if tls {
+            let (cert, key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            run(Command::new(require_tool("openssl", "openssl"))
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                ])
+                .args(["-subj", "/CN=localhost"])
+                .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+                .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .stderr(Stdio::null()));
+            if rustix::process::geteuid().is_root() {
+                run(Command::new("chown").arg("postgres").arg(&key).arg(&cert));
+            }
+            run(Command::new("chmod").arg("600").arg(&key));
+            options = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert.display(),
+                key.display()
+            );
+        }
         let postgres = Postgres {
             port: free_port(),
             dir,
+            options,
         };
         postgres.start_server();
         postgres
@@ -105,6 +148,7 @@ impl Postgres {
         let standby = Postgres {
             port: free_port(),
             dir,
+            options: String::new(),
         };
         standby.start_server();
         let started = std::time::Instant::now();
@@ -128,9 +172,10 @@ impl Postgres {
 
     pub fn start_server(&self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            "-p {} -k {} -c listen_addresses=127.0.0.1{}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            self.options
         );
         run(pg_command("pg_ctl")
             .arg("-D")

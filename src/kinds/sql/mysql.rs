@@ -7,7 +7,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row};
 use serde_json::Value;
 
-use super::{row_object, Connection, QueryError};
+use super::{row_object, Connection, QueryError, SqlTls};
 use crate::collector::{CollectError, Reason};
 
 /// Server error codes that mean the credentials were refused: access denied (1045), to the
@@ -24,7 +24,7 @@ pub(super) struct Mysql {
 }
 
 impl Mysql {
-    pub(super) fn from_dsn(dsn: &str) -> Result<Mysql, String> {
+    pub(super) fn from_dsn(dsn: &str, tls: &SqlTls) -> Result<Mysql, String> {
         // mysql_async's own message may quote the URL, password included.
         let opts = Opts::from_url(dsn).map_err(|e| {
             let text = e.to_string();
@@ -42,7 +42,16 @@ impl Mysql {
         })?;
         // Without this, a connection to localhost is reopened over the socket path the server
         // reports, which a sidecar in another container cannot reach.
-        let opts = Opts::from(OptsBuilder::from_opts(opts).prefer_socket(false));
+        let mut builder = OptsBuilder::from_opts(opts).prefer_socket(false);
+        if tls.given {
+            let mut ssl = mysql_async::SslOpts::default()
+                .with_danger_accept_invalid_certs(tls.insecure_skip_verify);
+            if let Some(file) = &tls.ca_file {
+                ssl = ssl.with_root_certs(vec![file.clone().into()]);
+            }
+            builder = builder.ssl_opts(Some(ssl));
+        }
+        let opts = Opts::from(builder);
         Ok(Mysql { opts })
     }
 

@@ -12,7 +12,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{row_object, Connection, QueryError};
+use super::{row_object, Connection, QueryError, SqlTls};
 use crate::collector::{CollectError, Reason};
 
 /// A parsed PostgreSQL DSN.
@@ -22,7 +22,7 @@ pub(super) struct Postgres {
 }
 
 impl Postgres {
-    pub(super) fn from_dsn(dsn: &str) -> Result<Postgres, String> {
+    pub(super) fn from_dsn(dsn: &str, tls: &SqlTls) -> Result<Postgres, String> {
         // tokio-postgres' own message would quote the DSN, password included.
         let config = Config::from_str(dsn).map_err(|e| {
             format!(
@@ -36,15 +36,26 @@ impl Postgres {
         }
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for cert in &tls.ca_certs {
+            roots
+                .add(cert.clone())
+                .map_err(|e| format!("tls_config.ca_file: {e}"))?;
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS setup failed: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .map_err(|e| format!("TLS setup failed: {e}"))?;
+        let client = if tls.insecure_skip_verify {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+                .with_no_client_auth()
+        } else {
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
         Ok(Postgres {
             config,
-            tls: MakeRustlsConnect::new(tls),
+            tls: MakeRustlsConnect::new(client),
         })
     }
 
@@ -240,5 +251,56 @@ fn query_error(e: &tokio_postgres::Error, timeout: Duration) -> QueryError {
             message: describe(e),
             broken: true,
         },
+    }
+}
+
+/// `insecure_skip_verify`: any certificate is accepted (the connection is encrypted, the server
+/// not authenticated, as libpq's `sslmode=require`); the handshake's signatures are still
+/// checked, so the session keys belong to whoever holds the certificate's key.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
