@@ -11,7 +11,8 @@ panels point at `${datasource}`.
 The metric names are those of the exporters the sidecar replaces (nginx-prometheus-exporter,
 apache_exporter, process-exporter, redis_exporter, haproxy_exporter, hipages/php-fpm_exporter,
 blackbox_exporter, messagebird/beanstalkd_exporter, timonwong/uwsgi_exporter,
-prometheus-nats-exporter), so these dashboards also work with those exporters.
+prometheus-nats-exporter, bind_exporter, squid-exporter, postgres_exporter,
+mysqld_exporter), so these dashboards also work with those exporters.
 
 The Helm library chart cannot read its own files from the including chart (`.Files` is the
 including chart's), so the dashboards are embedded in it as named templates, written here to
@@ -362,6 +363,121 @@ def redis():
     )
 
 
+def postgres():
+    s = SEL
+    rate = "[$__rate_interval]"
+    return dashboard(
+        "sidecar-exporter-postgres",
+        "PostgreSQL (postgres_exporter compatible)",
+        "PostgreSQL statistics views through the postgres preset (kind sql); the names are postgres_exporter's.",
+        "pg_up",
+        [
+            stat("PostgreSQL up", "bool", f"min(pg_up{{{s}}})", "up"),
+            stat("Connections", "short", f"sum(pg_stat_activity_count{{{s}}})", "connections"),
+            stat("Max connections", "short", f"max(pg_settings_max_connections{{{s}}})", "max"),
+            stat("Database size", "bytes", f"sum(pg_database_size_bytes{{{s}}})", "size"),
+            panel(
+                "Transactions",
+                "ops",
+                (f"sum by (instance) (rate(pg_stat_database_xact_commit{{{s}}}{rate}))", "{{instance}} commit"),
+                (f"sum by (instance) (rate(pg_stat_database_xact_rollback{{{s}}}{rate}))", "{{instance}} rollback"),
+            ),
+            panel(
+                "Connections by state",
+                "short",
+                (f"sum by (instance, state) (pg_stat_activity_count{{{s}}})", "{{instance}} {{state}}"),
+            ),
+            panel(
+                "Buffer cache hit ratio",
+                "percentunit",
+                (
+                    f"sum by (instance) (rate(pg_stat_database_blks_hit{{{s}}}{rate})) / "
+                    f"clamp_min(sum by (instance) (rate(pg_stat_database_blks_hit{{{s}}}{rate})) + "
+                    f"sum by (instance) (rate(pg_stat_database_blks_read{{{s}}}{rate})), 1e-9)",
+                    "{{instance}}",
+                ),
+            ),
+            panel(
+                "Rows",
+                "ops",
+                (f"sum by (instance) (rate(pg_stat_database_tup_fetched{{{s}}}{rate}))", "{{instance}} fetched"),
+                (f"sum by (instance) (rate(pg_stat_database_tup_inserted{{{s}}}{rate}))", "{{instance}} inserted"),
+                (f"sum by (instance) (rate(pg_stat_database_tup_updated{{{s}}}{rate}))", "{{instance}} updated"),
+                (f"sum by (instance) (rate(pg_stat_database_tup_deleted{{{s}}}{rate}))", "{{instance}} deleted"),
+            ),
+            panel("Locks by mode", "short", (f"sum by (instance, mode) (pg_locks_count{{{s}}})", "{{instance}} {{mode}}")),
+            panel("Database size", "bytes", (f"pg_database_size_bytes{{{s}}}", "{{instance}} {{datname}}")),
+            panel(
+                "Deadlocks and recovery conflicts",
+                "ops",
+                (f"sum by (instance) (rate(pg_stat_database_deadlocks{{{s}}}{rate}))", "{{instance}} deadlocks"),
+                (f"sum by (instance) (rate(pg_stat_database_conflicts{{{s}}}{rate}))", "{{instance}} conflicts"),
+            ),
+            panel(
+                "Checkpoints",
+                "ops",
+                (f"rate(pg_stat_bgwriter_checkpoints_timed_total{{{s}}}{rate})", "{{instance}} timed"),
+                (f"rate(pg_stat_bgwriter_checkpoints_req_total{{{s}}}{rate})", "{{instance}} requested"),
+            ),
+        ],
+        tags=["postgres", "database"],
+    )
+
+
+def mysql():
+    s = SEL
+    rate = "[$__rate_interval]"
+    return dashboard(
+        "sidecar-exporter-mysql",
+        "MySQL / MariaDB (mysqld_exporter compatible)",
+        "MySQL and MariaDB server status through the mysql preset (kind sql); the names are mysqld_exporter's.",
+        "mysql_up",
+        [
+            stat("MySQL up", "bool", f"min(mysql_up{{{s}}})", "up"),
+            stat("Connections", "short", f"sum(mysql_global_status_threads_connected{{{s}}})", "connections"),
+            stat("Max connections", "short", f"max(mysql_global_variables_max_connections{{{s}}})", "max"),
+            stat("Queries/s", "ops", f"sum(rate(mysql_global_status_queries{{{s}}}{rate}))", "queries/s"),
+            panel("Queries", "ops", (f"rate(mysql_global_status_queries{{{s}}}{rate})", "{{instance}}")),
+            panel(
+                "Top commands",
+                "ops",
+                (f"topk(10, rate(mysql_global_status_commands_total{{{s}}}{rate}))", "{{instance}} {{command}}"),
+            ),
+            panel(
+                "Threads",
+                "short",
+                (f"mysql_global_status_threads_connected{{{s}}}", "{{instance}} connected"),
+                (f"mysql_global_status_threads_running{{{s}}}", "{{instance}} running"),
+            ),
+            panel(
+                "InnoDB buffer pool pages",
+                "short",
+                (f"mysql_global_status_buffer_pool_pages{{{s}}}", "{{instance}} {{state}}"),
+                (f"mysql_global_status_buffer_pool_dirty_pages{{{s}}}", "{{instance}} dirty"),
+            ),
+            panel(
+                "Handler operations",
+                "ops",
+                (f"topk(10, rate(mysql_global_status_handlers_total{{{s}}}{rate}))", "{{instance}} {{handler}}"),
+                description="Storage engine row operations (MariaDB 10.11 no longer counts Innodb_rows_*).",
+            ),
+            panel(
+                "Network",
+                "Bps",
+                (f"rate(mysql_global_status_bytes_received{{{s}}}{rate})", "{{instance}} in"),
+                (f"rate(mysql_global_status_bytes_sent{{{s}}}{rate})", "{{instance}} out"),
+            ),
+            panel(
+                "Slow queries and aborted connections",
+                "ops",
+                (f"rate(mysql_global_status_slow_queries{{{s}}}{rate})", "{{instance}} slow queries"),
+                (f"rate(mysql_global_status_aborted_connects{{{s}}}{rate})", "{{instance}} aborted connects"),
+            ),
+        ],
+        tags=["mysql", "database"],
+    )
+
+
 def haproxy():
     s = SEL
     return dashboard(
@@ -707,6 +823,8 @@ DASHBOARDS = {
     "redis": redis,
     "haproxy": haproxy,
     "php-fpm": php_fpm,
+    "postgres": postgres,
+    "mysql": mysql,
     "http-probe": http_probe,
     "generic-json": generic_json,
     "lighttpd": lighttpd,

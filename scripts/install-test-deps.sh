@@ -16,6 +16,8 @@ packages=(
   prometheus-nginx-exporter prometheus-apache-exporter prometheus-process-exporter
   prometheus-redis-exporter prometheus-haproxy-exporter prometheus-blackbox-exporter
   prometheus-bind-exporter prometheus-squid-exporter
+  # databases for the sql kind, and their peer exporters
+  postgresql prometheus-postgres-exporter mariadb-server prometheus-mysqld-exporter
   # tools the tests call
   openssl curl unzip python3 python3-venv procps systemd dpkg-dev
   chromium fonts-dejavu-core  # headless browser (and a font) for the status page test

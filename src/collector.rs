@@ -29,11 +29,15 @@ pub enum Reason {
     Limit,
     /// The operating system refused access (another user's `/proc/PID/io`, say).
     Permission,
+    /// The target refused the credentials (a database's wrong password or unknown user).
+    Auth,
+    /// The target refused a query (a database's syntax error, missing table or privilege).
+    Query,
 }
 
 impl Reason {
     /// Every reason, in label order.
-    pub const ALL: [Reason; 8] = [
+    pub const ALL: [Reason; 10] = [
         Reason::Connect,
         Reason::Timeout,
         Reason::HttpStatus,
@@ -42,6 +46,8 @@ impl Reason {
         Reason::DuplicateSeries,
         Reason::Limit,
         Reason::Permission,
+        Reason::Auth,
+        Reason::Query,
     ];
 
     /// The `reason` label value.
@@ -55,6 +61,8 @@ impl Reason {
             Reason::DuplicateSeries => "duplicate_series",
             Reason::Limit => "limit",
             Reason::Permission => "permission",
+            Reason::Auth => "auth",
+            Reason::Query => "query",
         }
     }
 }

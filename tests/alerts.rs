@@ -65,6 +65,8 @@ fn all_dashboards_are_there() {
         "redis",
         "haproxy",
         "php-fpm",
+        "postgres",
+        "mysql",
         "http-probe",
         "generic-json",
         "lighttpd",

@@ -17,6 +17,7 @@
 //!   preset, in the test output. Every other expression is checked.
 
 mod common;
+mod db_support;
 mod nginx_support;
 mod promql;
 
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use common::servers::{Named, Squid, A};
 use common::{free_port, http_get, require_tool, ChildGuard, Exporter};
+use db_support::{Mariadb, Postgres, PASSWORD};
 use nginx_support::Nginx;
 use serde_json::Value;
 use sidecar_exporter::config::presets::{self, Preset};
@@ -111,6 +113,18 @@ const APP_FAMILIES: &[AppFamily] = &[
         metric_prefix: "squid_",
         default_path: "/squid-internal-mgr",
     },
+    AppFamily {
+        family: "postgres",
+        preset_names: &["postgres"],
+        metric_prefix: "pg_",
+        default_path: "",
+    },
+    AppFamily {
+        family: "mysql",
+        preset_names: &["mysql"],
+        metric_prefix: "mysql_",
+        default_path: "",
+    },
 ];
 
 impl AppFamily {
@@ -132,8 +146,10 @@ struct Apps {
     more: MoreApps,
     named: Named,
     squid: Squid,
+    postgres: Postgres,
+    mariadb: Mariadb,
     _children: Vec<ChildGuard>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 fn write(path: &Path, text: &str) {
@@ -370,6 +386,11 @@ http {{
             );
         }
 
+        // the databases of the sql presets, with the password in a file for `password_file`
+        let postgres = Postgres::start();
+        let mariadb = Mariadb::start();
+        write(&d.join("db-password"), PASSWORD);
+
         Apps {
             nginx,
             redis_port,
@@ -379,8 +400,10 @@ http {{
             more,
             named,
             squid,
+            postgres,
+            mariadb,
             _children: children,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -398,6 +421,8 @@ http {{
             "nats" => self.more.nats_monitor,
             "bind" => self.named.stats_port,
             "squid" => self.squid.port,
+            "postgres" => self.postgres.port,
+            "mysql" => self.mariadb.port,
             other => panic!("no server for {other}"),
         }
     }
@@ -486,7 +511,7 @@ impl MoreApps {
 
 /// The collector entry of a preset: `address:` for a TCP preset, otherwise `url:` pointing at
 /// the test's server, keeping the path and query of the preset's own default URL if it has one.
-fn preset_collector(app: &AppFamily, preset: &Preset, port: u16) -> String {
+fn preset_collector(app: &AppFamily, preset: &Preset, port: u16, password_file: &Path) -> String {
     let mapping = preset
         .mapping()
         .unwrap_or_else(|e| panic!("preset {} is not valid YAML: {e}", preset.name));
@@ -498,6 +523,15 @@ fn preset_collector(app: &AppFamily, preset: &Preset, port: u16) -> String {
     };
     let target = if field("kind").as_deref() == Some("tcp_text") {
         format!("    address: 127.0.0.1:{port}\n")
+    } else if field("kind").as_deref() == Some("sql") {
+        // The preset's DSN with the test server's port, the password from a file.
+        let dsn = field("dsn").expect("an sql preset has a default dsn");
+        let (head, rest) = dsn.split_once("@127.0.0.1:").expect("dsn on 127.0.0.1");
+        let path = rest.find('/').map_or("/", |i| &rest[i..]);
+        format!(
+            "    dsn: '{head}@127.0.0.1:{port}{path}'\n    password_file: '{}'\n",
+            password_file.display()
+        )
     } else {
         let path = field("url")
             .and_then(|url| {
@@ -548,7 +582,12 @@ fn exporter_config(apps: &Apps, json_file: &Path) -> String {
     );
     for app in APP_FAMILIES {
         if let Some(preset) = app.preset() {
-            config.push_str(&preset_collector(app, preset, apps.port(app.family)));
+            config.push_str(&preset_collector(
+                app,
+                preset,
+                apps.port(app.family),
+                &apps.dir.path().join("db-password"),
+            ));
         }
     }
     config

@@ -1376,3 +1376,44 @@ fn a_job_gets_a_native_sidecar_that_lets_it_complete() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_database_password_comes_from_a_secret_not_the_config_map() {
+    let docs = documents(&template(
+        &app_chart(),
+        &["-f", &ci_values("sidecar-postgres")],
+    ));
+    let container = sidecar(&docs).expect("the sidecar container");
+    let env = container["env"].as_sequence().expect("env");
+    let password = env
+        .iter()
+        .find(|e| e["name"] == "PGPASSWORD")
+        .expect("PGPASSWORD in the sidecar's env");
+    assert_eq!(
+        password["valueFrom"]["secretKeyRef"]["name"], "orders-db-monitor",
+        "{password:?}"
+    );
+    let config = sidecar_config(&docs);
+    let dsn = config["collectors"][0]["dsn"].as_str().expect("dsn");
+    assert!(dsn.contains("${PGPASSWORD}"), "{dsn}");
+    // The rendered config is valid for the sidecar, the variable filled from the environment.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yaml");
+    std::fs::write(&file, serde_yaml::to_string(&config).unwrap()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
+        .args(["check", "--config.file"])
+        .arg(&file)
+        .env("PGPASSWORD", "from-the-secret")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("from-the-secret"), "{text}");
+    // Its dashboard is shipped with it.
+    let names: Vec<&str> = docs_of_kind(&docs, "ConfigMap")
+        .iter()
+        .filter_map(|d| d["metadata"]["name"].as_str())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with("postgres")), "{names:?}");
+}

@@ -1,4 +1,4 @@
-//! Golden tests of the redis, memcached, haproxy and php_fpm presets: each preset's format and
+//! Golden tests of the presets: each preset's format and
 //! mapping applied to the real server output captured in `tests/fixtures/raw/` must give exactly
 //! the exposition in `tests/fixtures/golden/<preset>.prom`.
 //!
@@ -11,10 +11,10 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::golden::{check, check_as, check_with, fixtures, preset};
+use common::golden::{assert_golden, check, check_as, check_with, fixtures, preset};
 use sidecar_exporter::config::presets;
 use sidecar_exporter::formats;
-use sidecar_exporter::mapping::Mapping;
+use sidecar_exporter::mapping::{Mapping, MetricRule};
 
 #[test]
 fn redis_info_all_config_and_slowlog_over_the_wire() {
@@ -46,6 +46,50 @@ fn redis_info_all_config_and_slowlog_over_the_wire() {
             .map(|line| line + "\n")
             .collect()
     });
+}
+
+/// The postgres preset (`kind: sql`): each query's `metrics` applied to the rows that query
+/// gave on PostgreSQL 15, captured as the kind sees them (every value text or null) in
+/// `tests/fixtures/raw/postgres_rows.json` by `UPDATE_GOLDEN=1 cargo test --test sql_live`.
+#[test]
+fn postgres_rows() {
+    check_sql("postgres", 250);
+}
+
+/// The mysql preset, the same way, on rows captured from MariaDB 10.11
+/// (`tests/fixtures/raw/mysql_rows.json`).
+#[test]
+fn mysql_rows() {
+    check_sql("mysql", 500);
+}
+
+/// A `kind: sql` preset: each query's `metrics` applied to its captured rows
+/// (`raw/<preset>_rows.json`, keyed by query name) must give the golden exposition, with at
+/// least `min_families` families and no problem.
+fn check_sql(preset_name: &str, min_families: usize) {
+    let preset = presets::find(preset_name).expect("the preset");
+    let keys: serde_yaml::Value = serde_yaml::from_str(preset.yaml).unwrap();
+    let fixture = fixtures().join(format!("raw/{preset_name}_rows.json"));
+    let rows: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&fixture).unwrap()).unwrap();
+    let mut families = Vec::new();
+    let queries = keys["queries"].as_sequence().expect("queries");
+    for query in queries {
+        let name = query["name"].as_str().expect("every query has a name");
+        let rules: Vec<MetricRule> = serde_yaml::from_value(query["metrics"].clone()).unwrap();
+        let query_rows = rows
+            .get(name)
+            .unwrap_or_else(|| panic!("no rows captured for query {name}"));
+        let collection = Mapping::compile(&rules).unwrap().apply(query_rows);
+        assert!(
+            collection.problems.is_empty(),
+            "{name}: {:?}",
+            collection.problems
+        );
+        families.extend(collection.families);
+    }
+    assert!(families.len() > min_families, "{} families", families.len());
+    assert_golden(preset_name, &common::sorted_exposition(&families));
 }
 
 #[test]

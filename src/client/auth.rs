@@ -128,7 +128,8 @@ pub(crate) struct FileSecret {
 }
 
 impl FileSecret {
-    fn new(path: &str, key: &'static str) -> Result<Self, String> {
+    /// Reads the file once, so that a missing file is a config error.
+    pub(crate) fn new(path: &str, key: &'static str) -> Result<Self, String> {
         let secret = FileSecret {
             path: path.to_string(),
             key,
@@ -138,7 +139,8 @@ impl FileSecret {
         Ok(secret)
     }
 
-    fn get(&self) -> Result<String, CollectError> {
+    /// The content, read again when the file's modification time or size changed.
+    pub(crate) fn get(&self) -> Result<String, CollectError> {
         let unreadable = |e: std::io::Error| {
             let reason = if e.kind() == std::io::ErrorKind::PermissionDenied {
                 Reason::Permission

@@ -77,9 +77,54 @@ pub fn expand_env(
     Ok(out)
 }
 
+/// Turns (in `tcp_text` commands and discovery probes) `\r`, `\n`, `\t`, `\0`, `\\` and `\xHH` escapes into bytes.
+pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match bytes.next() {
+            Some(b'r') => out.push(b'\r'),
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'0') => out.push(0),
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'x') => {
+                let hex: Vec<u8> = bytes.by_ref().take(2).collect();
+                let value = std::str::from_utf8(&hex)
+                    .ok()
+                    .filter(|h| h.len() == 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("\\x in {text:?} needs two hex digits"))?;
+                out.push(value);
+            }
+            Some(other) => {
+                return Err(format!(
+                    "unknown escape \\{} in {text:?} (known: \\r \\n \\t \\0 \\\\ \\xHH)",
+                    other as char
+                ))
+            }
+            None => return Err(format!("{text:?} ends with a lone backslash")),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unescape(r"INFO\r\nQUIT\r\n").unwrap(), b"INFO\r\nQUIT\r\n");
+        assert_eq!(unescape(r"a\\b\x41\t").unwrap(), b"a\\bA\t");
+        assert!(unescape(r"bad\q").is_err());
+        assert!(unescape(r"end\").is_err());
+        assert!(unescape(r"\x4").is_err());
+    }
 
     fn env(name: &str) -> Option<String> {
         match name {

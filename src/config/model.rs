@@ -164,8 +164,8 @@ pub enum ProbeSpec {
     },
     /// Bytes over plain TCP.
     Tcp {
-        /// What is sent.
-        send: String,
+        /// What is sent (`\r`, `\n`, `\xHH` escapes undone, as in `tcp_text`'s `command`).
+        send: Vec<u8>,
         /// What the first bytes read must match.
         expect: regex::Regex,
     },
@@ -191,7 +191,7 @@ impl DetectProbe {
                 })
             }
             (None, Some(send)) => Ok(ProbeSpec::Tcp {
-                send: send.clone(),
+                send: super::expand::unescape(send).map_err(|e| format!("probe.send: {e}"))?,
                 expect,
             }),
             _ => Err("probe needs exactly one of `request` (HTTP) and `send` (TCP)".to_string()),

@@ -164,6 +164,23 @@ impl Finding {
     }
 }
 
+/// Bytes as they are written in a preset's `send:` (`PING\r\n`, `\x04\xd2`).
+fn escaped(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for &byte in bytes {
+        match byte {
+            b'\r' => text.push_str("\\r"),
+            b'\n' => text.push_str("\\n"),
+            b'\t' => text.push_str("\\t"),
+            b'\\' => text.push_str("\\\\"),
+            b'"' => text.push_str("\\\""),
+            0x20..=0x7e => text.push(char::from(byte)),
+            _ => text.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    text
+}
+
 /// How a round looks and probes.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -337,7 +354,7 @@ pub async fn run_on(evidence: &Evidence, options: &Options, rules: &[Rule]) -> R
         }
         let probe = match candidate.rule.map_or(&metrics_probe, |r| &r.probe) {
             ProbeSpec::Http { path, .. } => format!("GET {path}"),
-            ProbeSpec::Tcp { send, .. } => format!("{send:?}"),
+            ProbeSpec::Tcp { send, .. } => format!("\"{}\"", escaped(send)),
         };
         findings.push(Finding {
             preset,
@@ -377,7 +394,7 @@ async fn probe_all<'a>(
     deadline: Instant,
 ) -> (Vec<Candidate<'a>>, bool) {
     let placeholder = ProbeSpec::Tcp {
-        send: String::new(),
+        send: Vec::new(),
         expect: unreachable_regex(),
     };
     probe_all_with(candidates, options, deadline, &placeholder).await

@@ -38,7 +38,7 @@ async fn run(address: SocketAddr, spec: &ProbeSpec) -> bool {
             http_body(&answer).is_some_and(|body| expect.is_match(&String::from_utf8_lossy(&body)))
         }
         ProbeSpec::Tcp { send, expect } => {
-            if !send.is_empty() && stream.write_all(send.as_bytes()).await.is_err() {
+            if !send.is_empty() && stream.write_all(send).await.is_err() {
                 return false;
             }
             let answer = read_bounded(&mut stream, |answer| matches_text(expect, answer)).await;

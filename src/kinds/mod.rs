@@ -9,6 +9,7 @@ pub mod pipeline;
 pub mod process;
 pub mod prometheus;
 pub mod requests;
+pub mod sql;
 pub mod tcp_text;
 
 use std::sync::Arc;
@@ -63,6 +64,12 @@ pub const KINDS: &[Kind] = &[
         name: "http_probe",
         summary: "probe an HTTP endpoint like blackbox_exporter's http prober",
         read: http_probe::read,
+    },
+    Kind {
+        name: "sql",
+        summary:
+            "run SQL queries on PostgreSQL, MySQL or MariaDB and map the rows with json_exporter's metric schema",
+        read: sql::read,
     },
     Kind {
         name: "process",

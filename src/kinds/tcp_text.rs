@@ -16,6 +16,7 @@ use super::Builder;
 use crate::client::body::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::client::Source;
 use crate::collector::{CollectError, Context, Reason};
+use crate::config::expand::unescape;
 use crate::config::{ConfigError, KeyError, KindKeys};
 use serde::Deserialize;
 
@@ -170,42 +171,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Turns `\r`, `\n`, `\t`, `\0`, `\\` and `\xHH` escapes into bytes.
-pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut bytes = text.bytes();
-    while let Some(b) = bytes.next() {
-        if b != b'\\' {
-            out.push(b);
-            continue;
-        }
-        match bytes.next() {
-            Some(b'r') => out.push(b'\r'),
-            Some(b'n') => out.push(b'\n'),
-            Some(b't') => out.push(b'\t'),
-            Some(b'0') => out.push(0),
-            Some(b'\\') => out.push(b'\\'),
-            Some(b'x') => {
-                let hex: Vec<u8> = bytes.by_ref().take(2).collect();
-                let value = std::str::from_utf8(&hex)
-                    .ok()
-                    .filter(|h| h.len() == 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("\\x in {text:?} needs two hex digits"))?;
-                out.push(value);
-            }
-            Some(other) => {
-                return Err(format!(
-                    "unknown escape \\{} in {text:?} (known: \\r \\n \\t \\0 \\\\ \\xHH)",
-                    other as char
-                ))
-            }
-            None => return Err(format!("{text:?} ends with a lone backslash")),
-        }
-    }
-    Ok(out)
-}
-
 /// Reads a `tcp_text` collector's keys: `address`, `command`, `terminator`, `max_response_bytes`,
 /// `requests`, `format`, `metrics`.
 pub fn read(keys: &mut KindKeys<'_>) -> Result<Builder, ConfigError> {
@@ -248,15 +213,6 @@ mod address_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes() {
-        assert_eq!(unescape(r"INFO\r\nQUIT\r\n").unwrap(), b"INFO\r\nQUIT\r\n");
-        assert_eq!(unescape(r"a\\b\x41\t").unwrap(), b"a\\bA\t");
-        assert!(unescape(r"bad\q").is_err());
-        assert!(unescape(r"end\").is_err());
-        assert!(unescape(r"\x4").is_err());
-    }
 
     #[test]
     fn config_checks() {

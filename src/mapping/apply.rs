@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use super::compile::{CompiledRule, CompiledValue, LabelValue};
+use super::compile::{CompiledRule, CompiledValue, DynamicName, LabelValue};
 use super::jsonpath::{render, Evaluated, Expr, Hit, Key};
 use super::number::{count_chars, parse_number_text, rfc3339_ms, unquote_extend, version_number};
 use super::rule::TimeFormat;
@@ -49,6 +49,8 @@ struct Output<'r> {
     made_by: Vec<Vec<&'r CompiledRule>>,
     /// Family name → its index in `families`.
     by_name: HashMap<&'r str, usize>,
+    /// Family names read from the data (`name: 'x_{ .key }'`) → their index in `families`.
+    by_dynamic_name: HashMap<String, usize>,
     problems: Problems<'r>,
     /// Present when the collection is explained.
     traces: Option<Traces<'r>>,
@@ -212,6 +214,49 @@ impl<'r> Output<'r> {
         }
     }
 
+    /// A series of a family whose name was read from the data: added to the family of that
+    /// name, whichever rule made it, unless that family has another type.
+    fn push_named(
+        &mut self,
+        rule: &'r CompiledRule,
+        (name, help, metric_type): (String, String, crate::model::MetricType),
+        labels: &Labels,
+        number: f64,
+        timestamp_ms: Option<i64>,
+    ) {
+        let known = self
+            .by_name
+            .get(name.as_str())
+            .or_else(|| self.by_dynamic_name.get(&name))
+            .copied();
+        let index = match known {
+            Some(index) if self.families[index].metric_type != metric_type => {
+                let message = format!(
+                    "`{name}` is also made as {}, not {}; the series was dropped",
+                    self.families[index].metric_type.text_name(),
+                    metric_type.text_name()
+                );
+                self.problem(rule, Reason::Mapping, Message::plain(message));
+                return;
+            }
+            Some(index) => index,
+            None => {
+                self.families
+                    .push(MetricFamily::new(name.clone(), help, metric_type));
+                self.made_by.push(Vec::new());
+                self.by_dynamic_name.insert(name, self.families.len() - 1);
+                self.families.len() - 1
+            }
+        };
+        let mut sample = Sample::new(labels.clone(), number);
+        sample.timestamp_ms = timestamp_ms;
+        self.families[index].samples.push(sample);
+        self.made_by[index].push(rule);
+        if let Some(trace) = self.traces.as_mut().and_then(|t| t.get(rule)) {
+            trace.series += 1;
+        }
+    }
+
     fn finish(mut self) -> (Collection, Vec<RuleTrace>) {
         let mut families = std::mem::take(&mut self.families);
         let made_by = std::mem::take(&mut self.made_by);
@@ -322,7 +367,17 @@ fn apply_rule<'r>(
                 .and_then(|expr| evaluate_timestamp(rule, expr, object, out));
             for value in &rule.values {
                 match evaluate_value(rule, value, object) {
-                    Ok(Some(number)) => out.push(rule, value, &labels, number, timestamp_ms),
+                    Ok(Some(number)) if value.skip_non_numeric && number.is_nan() => {}
+                    Err(ValueError::Bad(_)) if value.skip_non_numeric => {}
+                    Ok(Some(number)) => match &value.dynamic {
+                        None => out.push(rule, value, &labels, number, timestamp_ms),
+                        Some(dynamic) => {
+                            if let Some(family) = dynamic_family(rule, value, dynamic, object, out)
+                            {
+                                out.push_named(rule, family, &labels, number, timestamp_ms);
+                            }
+                        }
+                    },
                     Ok(None) => {
                         let text = format!(
                             "`{}`{}: skipped (allow_missing_key)",
@@ -361,6 +416,68 @@ fn apply_rule<'r>(
             apply_rule(child, object, &labels, out);
         }
     }
+}
+
+/// The name, HELP and type of a family whose name is read from `object`; `None` (and a
+/// problem) when the name is missing or not a valid metric name.
+fn dynamic_family<'r>(
+    rule: &'r CompiledRule,
+    value: &CompiledValue,
+    dynamic: &DynamicName,
+    object: Hit<'_>,
+    out: &mut Output<'r>,
+) -> Option<(String, String, crate::model::MetricType)> {
+    let text = |expr: &Expr| match expr.evaluate(object) {
+        Evaluated::Missing(what) => Err(what),
+        Evaluated::Json(v) => Ok(compat_text(expr, render(v).into_owned())),
+        Evaluated::Text(text) => Ok(compat_text(expr, text)),
+    };
+    let name = match text(&dynamic.name) {
+        Ok(name) if dynamic.normalize => format!("{}{}", normalized(&name), dynamic.suffix),
+        Ok(name) => format!("{name}{}", dynamic.suffix),
+        Err(what) => {
+            if !rule.allow_missing_key {
+                let message = format!("name `{}`{}: {what}", value.family, describe(object));
+                out.problem(rule, Reason::Mapping, Message::plain(message));
+            }
+            return None;
+        }
+    };
+    if !crate::model::is_valid_metric_name(&name) {
+        let message = Message {
+            full: format!(
+                "name `{}`{}: `{name}` is not a valid metric name",
+                value.family,
+                describe(object)
+            ),
+            page: format!(
+                "name `{}`{}: the name read is not a valid metric name",
+                value.family,
+                describe(object)
+            ),
+            found: vec![Found {
+                key: "name".to_string(),
+                value: name,
+            }],
+        };
+        out.problem(rule, Reason::Mapping, message);
+        return None;
+    }
+    let help = match dynamic.help.as_ref().map(text) {
+        Some(Ok(help)) => help,
+        _ => value.help.clone(),
+    };
+    Some((name, help, value.metric_type))
+}
+
+/// `normalize_name`: lower case, and `_` for every character outside `[a-z0-9_]`.
+fn normalized(name: &str) -> String {
+    name.chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '_') => c,
+            _ => '_',
+        })
+        .collect()
 }
 
 /// ` (object `key`)` for problems about one object of many.

@@ -74,6 +74,22 @@ pub(super) struct CompiledValue {
     pub(super) source: String,
     /// `valueconverter` for this value, keys lower-cased.
     pub(super) converter: HashMap<String, f64>,
+    /// A name read from each object (`name: 'pg_settings_{ .metric }'`); `family` then holds
+    /// the template as written, for messages.
+    pub(super) dynamic: Option<DynamicName>,
+    /// `skip_non_numeric`.
+    pub(super) skip_non_numeric: bool,
+}
+
+/// A family name (and HELP) evaluated on each object.
+#[derive(Debug, Clone)]
+pub(super) struct DynamicName {
+    pub(super) name: Expr,
+    /// `_<value name>` for an entry of `values`, empty for `value`.
+    pub(super) suffix: String,
+    pub(super) help: Option<Expr>,
+    /// `normalize_name`.
+    pub(super) normalize: bool,
 }
 
 /// Compiles a whole `metrics:` list. A family made by several rules must have one type in all
@@ -108,7 +124,44 @@ fn compile_rule(
 
     let help = rule.help.clone().unwrap_or_else(|| rule.name.clone());
     let metric_type = rule.valuetype.metric_type();
+    let dynamic_name = compile_expr("name", &rule.name)?;
+    let dynamic_name = dynamic_name
+        .constant_text()
+        .is_none()
+        .then_some(dynamic_name);
+    let dynamic_help = match (&dynamic_name, &rule.help) {
+        (Some(_), Some(help)) => {
+            let expr = compile_expr("help", help)?;
+            expr.constant_text().is_none().then_some(expr)
+        }
+        _ => None,
+    };
+    if dynamic_name.is_some() && rule.rule_type != RuleType::Object {
+        return Err(fail(
+            "name",
+            "a name read from the data needs `type: object` (it is evaluated on each object)"
+                .to_string(),
+        ));
+    }
+    let dynamic = |suffix: String| {
+        dynamic_name.clone().map(|name| DynamicName {
+            name,
+            suffix,
+            help: dynamic_help.clone(),
+            normalize: rule.normalize_name,
+        })
+    };
+    if rule.normalize_name && dynamic_name.is_none() {
+        return Err(fail(
+            "normalize_name",
+            "it applies to a name read from the data, and this name has no path".to_string(),
+        ));
+    }
     let mut register = |family: &str, field: &str| -> Result<(), String> {
+        if dynamic_name.is_some() {
+            // Checked on each object once the name is known.
+            return Ok(());
+        }
         if !is_valid_metric_name(family) {
             return Err(fail(
                 field,
@@ -205,6 +258,12 @@ fn compile_rule(
                     "`values` only apply to `type: object`".to_string(),
                 ));
             }
+            if rule.value.is_some() {
+                return Err(fail(
+                    "value",
+                    "`value` only applies to `type: object` (use `path`)".to_string(),
+                ));
+            }
             if !rule.metrics.is_empty() {
                 return Err(fail(
                     "metrics",
@@ -222,6 +281,8 @@ fn compile_rule(
                 expr: compile_expr("path", &rule.path)?,
                 source: rule.path.clone(),
                 converter: converter_for(&[rule.path.as_str(), rule.name.as_str()])?,
+                dynamic: None,
+                skip_non_numeric: rule.skip_non_numeric,
             });
             None
         }
@@ -229,7 +290,7 @@ fn compile_rule(
             if rule.path.is_empty() {
                 return Err(fail("path", "a path is required".to_string()));
             }
-            if rule.values.is_empty() && rule.metrics.is_empty() {
+            if rule.values.is_empty() && rule.value.is_none() && rule.metrics.is_empty() {
                 return Err(fail(
                     "values",
                     "a `type: object` rule needs `values` (or nested `metrics`)".to_string(),
@@ -247,6 +308,21 @@ fn compile_rule(
                     expr: compile_expr(&format!("values.{value_name}"), template)?,
                     source: template.clone(),
                     converter: converter_for(&[template.as_str(), value_name.as_str()])?,
+                    dynamic: dynamic(format!("_{value_name}")),
+                    skip_non_numeric: rule.skip_non_numeric,
+                });
+            }
+            if let Some(template) = &rule.value {
+                register(&rule.name, "name")?;
+                values.push(CompiledValue {
+                    family: rule.name.clone(),
+                    help: help.clone(),
+                    metric_type,
+                    expr: compile_expr("value", template)?,
+                    source: template.clone(),
+                    converter: converter_for(&[template.as_str(), "value"])?,
+                    dynamic: dynamic(String::new()),
+                    skip_non_numeric: rule.skip_non_numeric,
                 });
             }
             Some(selector)

@@ -4,7 +4,8 @@
 //! `serde_json::Value`, so this one engine serves all of them. A json_exporter module's
 //! `metrics:` list can be pasted in unchanged; the extensions (`{$key}`, `value_map`,
 //! `count_chars`, `scale`, `sum`, `version_number`, `units`, `missing_value`,
-//! `missing_message`, `missing_label`, nested `metrics:`) are documented on [`MetricRule`].
+//! `missing_message`, `missing_label`, nested `metrics:`, names and HELP read from the data with
+//! `value`, `normalize_name` and `skip_non_numeric`) are documented on [`MetricRule`].
 //!
 //! Failures are per series: a missing key or a value that is not a number costs that one series
 //! (a [`Reason::Mapping`](crate::collector::Reason::Mapping) problem), two series with the same
@@ -99,5 +100,110 @@ mod tests {
     fn mapping_can_be_shared_between_tasks() {
         fn shared<T: Send + Sync + 'static>() {}
         shared::<Mapping>();
+    }
+}
+
+#[cfg(test)]
+mod name_from_data_tests {
+    use super::test_support::{apply, compile_err, series};
+    use serde_json::json;
+
+    const SETTINGS: &str = r#"
+- name: 'pg_settings_{ .metric }'
+  help: '{ .help }'
+  type: object
+  path: '{ [*] }'
+  valuetype: gauge
+  value: '{ .value }'
+- name: 'row_{ .metric }'
+  type: object
+  path: '{ [*] }'
+  values: {count: 1}
+"#;
+
+    #[test]
+    fn a_name_and_help_read_from_each_object() {
+        let c = apply(
+            SETTINGS,
+            json!([
+                {"metric": "fsync", "value": "1", "help": "Forces synchronization."},
+                {"metric": "work_mem_bytes", "value": "4194304", "help": "Sets memory."},
+                {"metric": "bad-name", "value": "1", "help": "x"}
+            ]),
+        );
+        assert_eq!(
+            series(&c),
+            [
+                "pg_settings_fsync{} 1",
+                "pg_settings_work_mem_bytes{} 4194304",
+                "row_fsync_count{} 1",
+                "row_work_mem_bytes_count{} 1",
+            ]
+        );
+        assert_eq!(c.families[0].help, "Forces synchronization.");
+        assert_eq!(c.families[2].help, "row_{ .metric }");
+        assert_eq!(c.problems.len(), 2, "{:?}", c.problems);
+        assert!(c.problems[0]
+            .message
+            .contains("`pg_settings_bad-name` is not a valid metric name"));
+    }
+
+    #[test]
+    fn a_read_name_joins_a_family_of_the_same_name_and_type() {
+        let c = apply(
+            "- {name: a_x, path: '{[0].v}', valuetype: gauge}\n- {name: 'a_{.n}', type: object, path: '{[*]}', value: '{.v}', valuetype: gauge}\n- {name: 'a_{.n}', type: object, path: '{[*]}', value: '{.v}', valuetype: counter}\n",
+            json!([{"n": "x", "v": 1}, {"n": "y", "v": 2}]),
+        );
+        assert_eq!(series(&c), ["a_x{} 1", "a_y{} 2"]);
+        // The counter rule's series: `a_x` and `a_y` are gauges (dropped, reported), and
+        // the gauge rule's `a_x` repeats the first rule's series.
+        assert_eq!(c.problems.len(), 3, "{:?}", c.problems);
+    }
+
+    #[test]
+    fn a_row_unpivoted_into_one_family_per_column() {
+        let c = apply(
+            r#"
+- name: replica
+  type: object
+  path: '{ [*] }'
+  labels: {master_host: '{ .Master_Host }'}
+  metrics:
+    - name: 'mysql_slave_status_{$key}'
+      normalize_name: true
+      type: object
+      path: '{ .* }'
+      value: '{ @ }'
+      skip_non_numeric: true
+      valueconverter: {'{ @ }': {'yes': 1, 'no': 0}}
+"#,
+            json!([{"Master_Host": "db-1", "Seconds_Behind_Master": "3", "Slave_IO_Running": "Yes",
+                    "Slave_SQL_Running": "No", "Last_Error": "", "Relay-Log.Pos": "4", "Until_Log_File": null}]),
+        );
+        assert_eq!(
+            series(&c),
+            [
+                r#"mysql_slave_status_relay_log_pos{master_host="db-1"} 4"#,
+                r#"mysql_slave_status_seconds_behind_master{master_host="db-1"} 3"#,
+                r#"mysql_slave_status_slave_io_running{master_host="db-1"} 1"#,
+                r#"mysql_slave_status_slave_sql_running{master_host="db-1"} 0"#,
+            ]
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        let e = compile_err(
+            "- {name: a, type: object, path: '{[*]}', value: '1', normalize_name: true}\n",
+        );
+        assert!(e.contains("metrics[0] (a): normalize_name"), "{e}");
+    }
+
+    #[test]
+    fn a_read_name_needs_type_object() {
+        let e = compile_err("- {name: 'a_{.n}', path: '{.v}'}\n");
+        assert!(
+            e.contains("metrics[0] (a_{.n}): name: a name read from the data needs `type: object`"),
+            "{e}"
+        );
+        let e = compile_err("- {name: a, path: '{.v}', value: '{.v}'}\n");
+        assert!(e.contains("`value` only applies to `type: object`"), "{e}");
     }
 }

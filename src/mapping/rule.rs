@@ -39,8 +39,24 @@ use crate::model::MetricType;
 pub struct MetricRule {
     /// The metric name. For `type: object` it is the prefix: each entry of `values` gives a
     /// metric `<name>_<value name>`.
+    ///
+    /// Extension, `type: object` only: the name may be a template evaluated on each object, so
+    /// that the name comes from the data (one family per row of PostgreSQL's `pg_settings`,
+    /// one per `SHOW GLOBAL STATUS` variable). A name that is not a valid metric name once
+    /// evaluated costs that object's series (a mapping problem). Such families are typed by
+    /// `valuetype` like any other; a family that another rule makes with another type keeps
+    /// the first type, and the later series are reported.
+    /// ```yaml metrics
+    /// - name: 'pg_settings_{ .metric }'
+    ///   help: '{ .help }'           # the HELP may come from the data too
+    ///   type: object
+    ///   path: '{ [*] }'
+    ///   valuetype: gauge
+    ///   value: '{ .value }'         # pg_settings_shared_buffers_bytes, …
+    /// ```
     pub name: String,
-    /// The help text (default: the name).
+    /// The help text (default: the name). Extension, `type: object` only: a template
+    /// evaluated on each object; the first object's text is the family's HELP.
     #[serde(default)]
     pub help: Option<String>,
     /// Where the value is (`type: value`), or which objects to make series from
@@ -68,6 +84,36 @@ pub struct MetricRule {
     /// `<name>_<value name>`.
     #[serde(default, deserialize_with = "scalar_map")]
     pub values: BTreeMap<String, String>,
+    /// Extension, `type: object` only: a static number or template giving the metric `<name>`
+    /// itself, without a `_<value name>` suffix (one series per selected object, named by the
+    /// rule). May be combined with `values`.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Extension, with a name read from the data: lower-case it and turn every character other
+    /// than `[a-z0-9_]` into `_` (mysqld_exporter's rule for variable and column names), so
+    /// that `Seconds_Behind_Master` becomes `seconds_behind_master`.
+    #[serde(default)]
+    pub normalize_name: bool,
+    /// Extension: a value that is not a number (text that no converter or map turns into one,
+    /// a null, NaN) is left out silently instead of being reported, as exporters do that
+    /// export only the numeric fields of a status table. Unpivoting a row into one series
+    /// per column (mysqld_exporter's `SHOW SLAVE STATUS`):
+    /// ```yaml metrics
+    /// - name: replica
+    ///   type: object
+    ///   path: '{ [*] }'
+    ///   labels: {master_host: '{ .Master_Host }'}
+    ///   metrics:
+    ///     - name: 'mysql_slave_status_{$key}'    # one family per column
+    ///       normalize_name: true
+    ///       type: object
+    ///       path: '{ .* }'
+    ///       value: '{ @ }'
+    ///       skip_non_numeric: true
+    ///       valueconverter: {'{ @ }': {'yes': 1, 'no': 0}}
+    /// ```
+    #[serde(default)]
+    pub skip_non_numeric: bool,
     /// When the value (or the objects, or the timestamp) is not in the document, skip that
     /// series silently instead of reporting a mapping problem.
     #[serde(default)]

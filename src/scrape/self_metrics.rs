@@ -61,7 +61,7 @@ pub fn families(
 
     let mut errors = MetricFamily::new(
         "sidecar_exporter_collector_errors_total",
-        "Errors of each collector by reason (connect, timeout, http_status, parse, mapping, duplicate_series, limit, permission).",
+        "Errors of each collector by reason (connect, timeout, http_status, parse, mapping, duplicate_series, limit, permission, auth, query).",
         MetricType::Counter,
     );
     let counted = counters.errors();

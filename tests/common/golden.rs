@@ -93,19 +93,22 @@ pub fn check_as(
         "{preset_name}: {:?}",
         collection.problems
     );
-    let got = normalize(super::sorted_exposition(&collection.families));
+    assert_golden(
+        golden_name,
+        &normalize(super::sorted_exposition(&collection.families)),
+    );
+}
+
+/// Compares an exposition with `tests/fixtures/golden/<golden_name>.prom` (rewriting the file
+/// first with `UPDATE_GOLDEN=1`).
+pub fn assert_golden(golden_name: &str, got: &str) {
     let golden = fixtures()
         .join("golden")
         .join(format!("{golden_name}.prom"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, &got).unwrap();
+        std::fs::write(&golden, got).unwrap();
     }
     let want =
         std::fs::read_to_string(&golden).unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
-    assert_eq!(
-        got,
-        want,
-        "{preset_name}: output differs from {}",
-        golden.display()
-    );
+    assert_eq!(got, want, "output differs from {}", golden.display());
 }

@@ -164,8 +164,8 @@ metricsSidecar:
     # -- Create one ConfigMap per Grafana dashboard, for Grafana's dashboard sidecar.
     enabled: false
     # -- Dashboards to ship: sidecar-exporter, process, nginx, apache, redis, haproxy, php-fpm,
-    # http-probe, generic-json, lighttpd, beanstalkd, uwsgi, nats, bind, squid. Empty:
-    # sidecar-exporter plus those of the configured collectors.
+    # http-probe, generic-json, lighttpd, beanstalkd, uwsgi, nats, bind, squid, postgres,
+    # mysql. Empty: sidecar-exporter plus those of the configured collectors.
     names: []
     # -- Labels of the ConfigMaps; Grafana's sidecar looks for grafana_dashboard: "1" by default.
     labels:

@@ -119,7 +119,7 @@ configured collector.
 {{- $v := include "sidecar-exporter.values" . | fromYaml -}}
 {{- $names := $v.dashboards.names | default list -}}
 {{- if not $names -}}
-{{- $families := dict "process" "process" "nginx" "nginx" "apache" "apache" "redis" "redis" "haproxy" "haproxy" "php_fpm" "php-fpm" "http_probe" "http-probe" "lighttpd" "lighttpd" "beanstalkd" "beanstalkd" "uwsgi" "uwsgi" "nats" "nats" "bind" "bind" "squid" "squid" -}}
+{{- $families := dict "process" "process" "nginx" "nginx" "apache" "apache" "redis" "redis" "haproxy" "haproxy" "php_fpm" "php-fpm" "http_probe" "http-probe" "lighttpd" "lighttpd" "beanstalkd" "beanstalkd" "uwsgi" "uwsgi" "nats" "nats" "bind" "bind" "squid" "squid" "postgres" "postgres" "mysql" "mysql" -}}
 {{- $names = list "sidecar-exporter" -}}
 {{- range (include "sidecar-exporter.collectors" . | fromYaml).collectors -}}
 {{- $family := get $families (toString (.preset | default .kind)) | default "generic-json" -}}
