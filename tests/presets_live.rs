@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::exposition::{compare, family, parse};
-use common::servers::{run_ok, start_haproxy, Redis};
+use common::servers::{run_ok, start_haproxy, PhpFpmBehindNginx, Redis};
 use common::{
     free_port, http_get, require_tool, sample_value, wait_for_port, ChildGuard, Exporter,
 };
@@ -532,56 +532,8 @@ fn haproxy_side_by_side_with_haproxy_exporter() {
 
 #[test]
 fn php_fpm_behind_nginx() {
-    let fpm = require_tool("php-fpm8.2", "php8.2-fpm");
-    let nginx = require_tool("nginx", "nginx");
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let socket = d.join("fpm.sock");
-    let fpm_conf = format!(
-        "[global]\npid = {d}/fpm.pid\nerror_log = {d}/fpm.log\ndaemonize = no\n\
-         [poolx]\nlisten = {socket}\npm = static\npm.max_children = 2\npm.status_path = /status\n",
-        d = d.display(),
-        socket = socket.display()
-    );
-    std::fs::write(d.join("fpm.conf"), fpm_conf).unwrap();
-    // -R: the test may run as root.
-    let _fpm = ChildGuard::spawn(
-        Command::new(fpm)
-            .args(["-F", "-R", "-n", "-y"])
-            .arg(d.join("fpm.conf")),
-    );
-    let port = free_port();
-    let nginx_conf = format!(
-        "user root root;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/nginx.log warn;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  fastcgi_temp_path {d}/fastcgi;\n\
-           proxy_temp_path {d}/proxy;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-           server {{\n    listen 127.0.0.1:{port};\n\
-             location = /status {{\n      include /etc/nginx/fastcgi_params;\n\
-               fastcgi_param SCRIPT_NAME /status;\n      fastcgi_param SCRIPT_FILENAME /status;\n\
-               fastcgi_pass unix:{socket};\n    }}\n  }}\n}}\n",
-        d = d.display(),
-        socket = socket.display()
-    );
-    std::fs::write(d.join("nginx.conf"), nginx_conf).unwrap();
-    let _nginx = ChildGuard::spawn(
-        Command::new(nginx)
-            .arg("-c")
-            .arg(d.join("nginx.conf"))
-            .args([
-                "-e",
-                &format!("{}/nginx.log", d.display()),
-                "-g",
-                "daemon off;",
-            ]),
-    );
-    wait_for_port(port, Duration::from_secs(10));
-    let url = format!("http://127.0.0.1:{port}/status?json&full");
-    common::eventually(
-        Duration::from_secs(10),
-        "php-fpm answers through nginx",
-        || http_get(&url, &[]).0 == 200,
-    );
+    let server = PhpFpmBehindNginx::start();
+    let url = format!("http://127.0.0.1:{}/status?json&full", server.port);
     for _ in 0..3 {
         assert_eq!(http_get(&url, &[]).0, 200);
     }
