@@ -421,6 +421,17 @@ impl Collector for SqlCollector {
     }
 }
 
+/// The error of a connection not made within `timeout`.
+fn connect_timeout(target: &str, timeout: Duration) -> CollectError {
+    CollectError::new(
+        Reason::Timeout,
+        format!(
+            "no connection to {target} within {:.3}s",
+            timeout.as_secs_f64()
+        ),
+    )
+}
+
 /// What an explanation says of a query's rows: how many, and their columns (no values: those
 /// are the rules' to show, redacted as configured).
 fn query_summary(rows: &[Value]) -> Vec<String> {

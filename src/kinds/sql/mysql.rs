@@ -80,15 +80,7 @@ impl Mysql {
         }
         let target = self.target();
         let mut conn = match tokio::time::timeout(timeout, Conn::new(builder)).await {
-            Err(_) => {
-                return Err(CollectError::new(
-                    Reason::Timeout,
-                    format!(
-                        "no connection to {target} within {:.3}s",
-                        timeout.as_secs_f64()
-                    ),
-                ))
-            }
+            Err(_) => return Err(super::connect_timeout(&target, timeout)),
             Ok(Err(e)) => return Err(connect_error(&e, &target)),
             Ok(Ok(conn)) => conn,
         };

@@ -101,15 +101,7 @@ impl Postgres {
         let target = self.target();
         let connected = tokio::time::timeout(timeout, config.connect(self.tls.clone())).await;
         let (client, connection) = match connected {
-            Err(_) => {
-                return Err(CollectError::new(
-                    Reason::Timeout,
-                    format!(
-                        "no connection to {target} within {:.3}s",
-                        timeout.as_secs_f64()
-                    ),
-                ))
-            }
+            Err(_) => return Err(super::connect_timeout(&target, timeout)),
             Ok(Err(e)) => return Err(connect_error(&e, &target)),
             Ok(Ok(pair)) => pair,
         };
