@@ -201,6 +201,30 @@ const POSTGRES_RULES: Rules = Rules {
     documented_value_differences: &["pg_settings_extra_float_digits"],
 };
 
+/// The peer's page and ours, each connected once before, so that each sees the other's session;
+/// the peer must be up (`up_family` 1) with more than `min_families` families.
+fn read_both(
+    sidecar: &Sidecar,
+    peer_port: u16,
+    up_family: &str,
+    min_families: usize,
+) -> (String, String) {
+    sidecar.metrics();
+    let (status, peer_text) = http_get(&format!("http://127.0.0.1:{peer_port}/metrics"), &[]);
+    assert_eq!(status, 200);
+    let ours_text = sidecar.metrics();
+    assert_eq!(
+        sample_value(&peer_text, up_family),
+        Some(1.0),
+        "the peer is not connected"
+    );
+    assert!(
+        parse(&peer_text).types.len() > min_families,
+        "too few peer families: {peer_text}"
+    );
+    (peer_text, ours_text)
+}
+
 #[test]
 fn the_postgres_preset_gives_the_peers_series() {
     let peer_bin = require_tool(
@@ -231,20 +255,7 @@ fn the_postgres_preset_gives_the_peers_series() {
     );
     let sidecar = Sidecar::start(&config, &[("password", PASSWORD)]);
 
-    // Both connected once before comparing, so that each sees the other's session.
-    sidecar.metrics();
-    let (status, peer_text) = http_get(&format!("http://127.0.0.1:{peer_port}/metrics"), &[]);
-    assert_eq!(status, 200);
-    let ours_text = sidecar.metrics();
-    assert_eq!(
-        sample_value(&peer_text, "pg_up"),
-        Some(1.0),
-        "the peer is not connected"
-    );
-    assert!(
-        parse(&peer_text).types.len() > 250,
-        "too few peer families: {peer_text}"
-    );
+    let (peer_text, ours_text) = read_both(&sidecar, peer_port, "pg_up", 250);
     let problems = compare(&peer_text, &ours_text, &POSTGRES_RULES);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     for reason in ["connect", "auth", "timeout", "query", "mapping"] {
@@ -485,19 +496,7 @@ fn the_mysql_preset_gives_the_peers_series_on_mariadb() {
     );
     let sidecar = Sidecar::start(&config, &[("password", PASSWORD)]);
 
-    sidecar.metrics();
-    let (status, peer_text) = http_get(&format!("http://127.0.0.1:{peer_port}/metrics"), &[]);
-    assert_eq!(status, 200);
-    let ours_text = sidecar.metrics();
-    assert_eq!(
-        sample_value(&peer_text, "mysql_up"),
-        Some(1.0),
-        "the peer is not connected"
-    );
-    assert!(
-        parse(&peer_text).types.len() > 500,
-        "too few peer families: {peer_text}"
-    );
+    let (peer_text, ours_text) = read_both(&sidecar, peer_port, "mysql_up", 500);
     // The replica's status is there at both, so the comparison covers it.
     for (who, text) in [("the peer", &peer_text), ("the sidecar", &ours_text)] {
         assert!(
