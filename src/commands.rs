@@ -430,9 +430,9 @@ async fn discovery_loop(state: Arc<AppState>, interval: Duration) {
         if !due || probed_sockets.as_ref() == Some(&sockets) {
             continue;
         }
-        let exclude_ports = config::load(state.config_path.as_deref())
-            .map(|loaded| loaded.global.discover.exclude_ports)
-            .unwrap_or_default();
+        // The configuration in force (a refused one leaves the last good list, and its error
+        // is already reported by the reload), not the file read again.
+        let exclude_ports = state.discovery().exclude_ports;
         let options = crate::discover::Options {
             exclude_ports,
             proc_root: proc_root.clone(),

@@ -136,7 +136,7 @@ async fn metrics(
     // colliding series are the ones dropped and counted (collisions of this scrape show in the
     // error counters from the next scrape on).
     let mut own = self_metrics::families(&outcomes, &state.counters, state.reload_state());
-    if let Some(by_preset) = state.discovery().in_use_by_preset() {
+    if let Some(by_preset) = state.discovered_by_preset() {
         own.push(self_metrics::discovered(&by_preset));
     }
     let (mut families, collisions) = merge_families(

@@ -43,6 +43,14 @@ pub struct DiscoveryRecord {
     pub used: Vec<(String, String)>,
     /// Found collectors left out, and why (a configured collector reads the same port, …).
     pub left_out: Vec<String>,
+    /// `global.discover.exclude_ports` of the configuration in force.
+    pub exclude_ports: Vec<u16>,
+}
+
+/// Which found collectors joined a configuration, and which were left out and why.
+struct Fit {
+    used: Vec<(String, String)>,
+    left_out: Vec<String>,
 }
 
 impl DiscoveryRecord {
@@ -91,6 +99,12 @@ impl AppState {
             reload_record: Mutex::new(ReloadRecord::default()),
             discovery: Mutex::new(DiscoveryRecord::default()),
         }
+    }
+
+    /// The discovered collectors running, by preset; `None` when discovery is off (for the
+    /// self-metrics: counted under the lock rather than copying the whole record per scrape).
+    pub fn discovered_by_preset(&self) -> Option<std::collections::BTreeMap<String, usize>> {
+        lock(&self.discovery).in_use_by_preset()
     }
 
     /// What discovery found and used.
@@ -168,8 +182,10 @@ impl AppState {
         let checksum = self.config_path.as_deref().map(config_checksum);
         let previous = if keep { self.engine() } else { None };
         let result = config::load(self.config_path.as_deref()).and_then(|loaded| {
-            let loaded = self.with_discovered(loaded);
-            Engine::build_keeping(&loaded, self.counters.clone(), previous.as_deref())
+            let (loaded, fit) = self.with_discovered(loaded);
+            let engine =
+                Engine::build_keeping(&loaded, self.counters.clone(), previous.as_deref())?;
+            Ok((engine, fit, loaded.global.discover.exclude_ports))
         });
         {
             let now = SystemTime::now();
@@ -183,7 +199,13 @@ impl AppState {
         }
         let mut reload = lock(&self.reload);
         match result {
-            Ok(engine) => {
+            Ok((engine, fit, exclude_ports)) => {
+                // What discovery reports is what runs: recorded only once the engine is in.
+                let mut discovery = lock(&self.discovery);
+                discovery.used = fit.used;
+                discovery.left_out = fit.left_out;
+                discovery.exclude_ports = exclude_ports;
+                drop(discovery);
                 let count = engine.collectors.len();
                 *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(engine));
                 reload.last_successful = true;
@@ -210,7 +232,7 @@ impl AppState {
     /// `loaded` with the discovered collectors added, each that fits: one whose port a
     /// configured collector already reads is left out (the configured one wins), and so is
     /// one that clashes with the config (a name, the same series).
-    fn with_discovered(&self, loaded: LoadedConfig) -> LoadedConfig {
+    fn with_discovered(&self, loaded: LoadedConfig) -> (LoadedConfig, Fit) {
         let found = lock(&self.discovery).found.clone();
         let mut config = loaded;
         let mut left_out = Vec::new();
@@ -238,10 +260,7 @@ impl AppState {
         for reason in &left_out {
             tracing::info!(reason = %reason, "discovered collector left out");
         }
-        let mut discovery = lock(&self.discovery);
-        discovery.used = used;
-        discovery.left_out = left_out;
-        config
+        (config, Fit { used, left_out })
     }
 
     /// Reloads when the config file or an included file changed since the last load attempt.
