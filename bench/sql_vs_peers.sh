@@ -25,15 +25,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in /usr/lib/postgresql/15/bin/initdb mariadbd mariadb-install-db prometheus-postgres-exporter prometheus-mysqld-exporter curl; do
-    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || {
-        echo "missing $tool: run scripts/install-test-deps.sh" >&2
-        exit 1
-    }
-done
-
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+require_tools /usr/lib/postgresql/15/bin/initdb mariadbd mariadb-install-db prometheus-postgres-exporter prometheus-mysqld-exporter curl
 
 (cd "$ROOT" && cargo build --release --quiet)
 OURS="$ROOT/target/release/sidecar-exporter"

@@ -24,15 +24,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in nginx apache2 wrk prometheus-nginx-exporter prometheus-apache-exporter; do
-    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || {
-        echo "missing $tool: apt-get install -y nginx apache2 wrk prometheus-nginx-exporter prometheus-apache-exporter" >&2
-        exit 1
-    }
-done
-
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+require_tools nginx apache2 wrk prometheus-nginx-exporter prometheus-apache-exporter
 
 (cd "$ROOT" && cargo build --release --quiet)
 OURS="$ROOT/target/release/sidecar-exporter"
