@@ -211,40 +211,32 @@ struct SelfStats {
     max_fds: Option<f64>,
 }
 
-/// The boot time, read once (from `/proc/stat`, which costs more to read than the rest of
-/// the self-metrics together); a failed read is retried on the next scrape.
-fn boot_time() -> Option<u64> {
-    static BOOT_TIME: OnceLock<u64> = OnceLock::new();
-    if let Some(boot_time) = BOOT_TIME.get() {
-        return Some(*boot_time);
+/// The start time in seconds since the epoch, read once: it is the one figure that needs
+/// `/proc/self/stat` and `/proc/stat` (the boot time), which cost more to read than every other
+/// self-metric together. A failed read is retried on the next scrape.
+fn start_time_seconds() -> Option<f64> {
+    static START_TIME: OnceLock<f64> = OnceLock::new();
+    if let Some(start) = START_TIME.get() {
+        return Some(*start);
     }
     let boot_time = std::fs::read_to_string("/proc/stat")
         .ok()
         .and_then(|text| procfs::parse_boot_time(&text))?;
-    Some(*BOOT_TIME.get_or_init(|| boot_time))
+    let stat = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|text| procfs::parse_stat(&text))?;
+    let ticks_per_second = procfs::CLOCK_TICKS_PER_SECOND as f64;
+    Some(*START_TIME.get_or_init(|| boot_time as f64 + stat.starttime as f64 / ticks_per_second))
 }
 
-/// `/proc/self/stat`, `statm` and `limits`, opened once and read again from offset 0 on
-/// every scrape (`/proc` regenerates a file's text on each read from its start): this spares an
-/// `open` and a `close` per file per scrape, which cost more than the reads. `None` when they
-/// cannot be opened; then each scrape opens the files itself.
-struct SelfFiles {
-    stat: File,
-    statm: File,
-    limits: File,
-}
-
-static SELF_FILES: OnceLock<Option<SelfFiles>> = OnceLock::new();
-
-fn self_files() -> Option<&'static SelfFiles> {
-    SELF_FILES
-        .get_or_init(|| {
-            Some(SelfFiles {
-                stat: File::open("/proc/self/stat").ok()?,
-                statm: File::open("/proc/self/statm").ok()?,
-                limits: File::open("/proc/self/limits").ok()?,
-            })
-        })
+/// `/proc/self/statm`, opened once and read again from offset 0 on every scrape (`/proc`
+/// regenerates a file's text on each read from its start): this spares an `open` and a
+/// `close` per scrape, which cost more than the read. `None` when it cannot be opened; then
+/// each scrape opens it itself.
+fn statm_file() -> Option<&'static File> {
+    static STATM: OnceLock<Option<File>> = OnceLock::new();
+    STATM
+        .get_or_init(|| File::open("/proc/self/statm").ok())
         .as_ref()
 }
 
@@ -275,32 +267,33 @@ fn read_small<'b>(file: Option<&File>, path: &str, buf: &'b mut [u8]) -> Option<
     std::str::from_utf8(&buf[..len]).ok()
 }
 
+/// The figures of a scrape, each from the cheapest source that gives the value client
+/// libraries export: the CPU clock and the descriptor limit from system calls (reading them
+/// from `/proc/self/stat` and `/proc/self/limits` made the kernel format both files whole on
+/// every scrape), the sizes from `statm` (its resident size is `VmRSS` of `status`, in pages;
+/// the `rss` of `stat` can differ from it, as recent kernels sum the per-CPU counters only for
+/// `status` and `statm`).
 fn read_self() -> Option<SelfStats> {
-    let files = self_files();
-    let mut buf = [0u8; 8192];
-    let stat = procfs::parse_stat(read_small(
-        files.map(|f| &f.stat),
-        "/proc/self/stat",
-        &mut buf,
-    )?)?;
-    let ticks_per_second = procfs::CLOCK_TICKS_PER_SECOND as f64;
-    // The resident size of `statm` is `VmRSS` of `status` in pages; the `rss` of `stat` can
-    // differ from it (recent kernels sum the per-CPU counters only for `status` and `statm`).
-    let resident_pages = read_small(files.map(|f| &f.statm), "/proc/self/statm", &mut buf)
-        .and_then(|statm| statm.split_ascii_whitespace().nth(1)?.parse::<f64>().ok())?;
-    let max_fds = read_small(files.map(|f| &f.limits), "/proc/self/limits", &mut buf)
-        .and_then(procfs::parse_max_open_files)
-        .map(|max| max as f64);
+    let mut buf = [0u8; 256];
+    let statm = read_small(statm_file(), "/proc/self/statm", &mut buf)?;
+    let mut pages = statm
+        .split_ascii_whitespace()
+        .map(|field| field.parse::<f64>().ok());
+    let (virtual_pages, resident_pages) = (pages.next()??, pages.next()??);
+    let page_size = procfs::page_size() as f64;
+    let cpu = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    let max_fds = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
     Some(SelfStats {
-        cpu_seconds: (stat.utime + stat.stime) as f64 / ticks_per_second,
-        resident_bytes: resident_pages * procfs::page_size() as f64,
-        virtual_bytes: stat.vsize as f64,
-        start_time_seconds: boot_time()
-            .map(|boot| boot as f64 + stat.starttime as f64 / ticks_per_second),
+        cpu_seconds: cpu.tv_sec as f64 + cpu.tv_nsec as f64 / 1e9,
+        resident_bytes: resident_pages * page_size,
+        virtual_bytes: virtual_pages * page_size,
+        start_time_seconds: start_time_seconds(),
         open_fds: procfs::count_fds(Path::new("/proc/self/fd"))
             .ok()
             .map(|n| n as f64),
-        max_fds,
+        max_fds: Some(max_fds as f64),
     })
 }
 
@@ -310,6 +303,9 @@ mod tests {
 
     #[test]
     fn reads_own_process_metrics() {
+        // The first call faults in the code it runs (megabytes of a debug build) after
+        // reading the resident size: the second reads a size that stays.
+        process_families();
         let families = process_families();
         let names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
         for expected in [
@@ -347,6 +343,35 @@ mod tests {
             (fds.samples[0].value - listed).abs() <= 8.0,
             "open fds {} against {listed} listed",
             fds.samples[0].value
+        );
+        let value_of = |name: &str| {
+            families
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.samples[0].value)
+                .unwrap_or_else(|| panic!("{name} missing"))
+        };
+        let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+        let max_fds = procfs::parse_max_open_files(&limits).unwrap() as f64;
+        assert_eq!(value_of("process_max_fds"), max_fds);
+        let vm_size = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmSize:"))
+            .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .unwrap()
+            * 1024.0;
+        assert!(
+            (value_of("process_virtual_memory_bytes") - vm_size).abs() < vm_size * 0.2,
+            "virtual size against VmSize {vm_size}"
+        );
+        // The CPU clock is exact, /proc/self/stat counts in ticks of 10 ms.
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let stat = procfs::parse_stat(&stat).unwrap();
+        let cpu_from_stat = (stat.utime + stat.stime) as f64 / 100.0;
+        assert!(
+            (value_of("process_cpu_seconds_total") - cpu_from_stat).abs() < 0.5,
+            "CPU {} against {cpu_from_stat} from /proc/self/stat",
+            value_of("process_cpu_seconds_total")
         );
         let start = families
             .iter()
