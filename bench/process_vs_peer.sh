@@ -56,11 +56,29 @@ measure_peer() {  # $@: extra flags
   after=$(cpu_ticks "$peer_pid"); end=$(date +%s.%N)
   local rss; rss=$(awk '/VmHWM/ { print $2 " " $3 }' "/proc/$peer_pid/status")
   kill "$peer_pid"; wait "$peer_pid" 2>/dev/null || true; peer_pid=
-  awk -v b="$before" -v a="$after" -v n="$scrapes" -v s="$start" -v e="$end" -v r="$rss" -v f="$*" \
-    'BEGIN { printf "process-exporter %s: cpu_ms_per_collection=%.3f wall_ms_per_scrape=%.3f peak_rss=%s\n", f, (a-b)*10/n, (e-s)*1000/n, r }'
+  peer_cpu_ms=$(awk -v b="$before" -v a="$after" -v n="$scrapes" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", (a-b)*1000/hz/n }')
+  peer_rss_kb=${rss% *}
+  awk -v c="$peer_cpu_ms" -v s="$start" -v e="$end" -v n="$scrapes" -v r="$rss" -v f="$*" \
+    'BEGIN { printf "process-exporter %s: cpu_ms_per_collection=%s wall_ms_per_scrape=%.3f peak_rss=%s\n", f, c, (e-s)*1000/n, r }'
+}
+
+# Ratios ours / peer, as in bench/web_vs_peers.sh (CPU per scrape, RSS); requests/s has no
+# counterpart here, ours being the collection alone, without a server.
+ratio_row() { # label peer-cpu-ms peer-rss-kb
+  awk -v l="$1" -v pc="$2" -v pr="$3" -v oc="$ours_cpu_ms" -v ors="$ours_rss_kb" \
+    'BEGIN { printf "| %s | %.2f | %.2f |\n", l, oc / pc, ors / pr }'
 }
 
 measure_peer -threads=false -gather-smaps=false -children=false
+lean=("$peer_cpu_ms" "$peer_rss_kb")
 measure_peer
-echo -n "sidecar-exporter default config: "
-"$ours" "$scrapes"
+defaults=("$peer_cpu_ms" "$peer_rss_kb")
+ours_line=$("$ours" "$scrapes")
+echo "sidecar-exporter default config: $ours_line"
+ours_cpu_ms=$(sed -n 's/.*cpu_ms_per_collection=\([0-9.]*\).*/\1/p' <<<"$ours_line")
+ours_rss_kb=$(sed -n 's/.*peak_rss=\([0-9]*\).*/\1/p' <<<"$ours_line")
+echo
+echo "| ours / peer | CPU ratio (per collection) | RSS ratio (peak) |"
+echo "|---|---:|---:|"
+ratio_row "process-exporter -threads=false -gather-smaps=false -children=false" "${lean[@]}"
+ratio_row "process-exporter (its defaults)" "${defaults[@]}"

@@ -1,18 +1,38 @@
 #!/usr/bin/env bash
-# Side by side: sidecar-exporter's nginx and apache presets against Debian's
-# prometheus-nginx-exporter and prometheus-apache-exporter, scraping the same nginx and Apache
-# (event MPM) on 127.0.0.1. For each exporter: wrk requests/s and p50/p99 latency of /metrics
-# at 1 and 16 connections, CPU seconds per 1,000 scrapes (utime+stime of the exporter from
-# /proc/PID/stat around the wrk runs), and RSS after the load.
+# Side by side: sidecar-exporter's presets against the Debian peer exporters they replace, each
+# pair scraping the same real app from Debian's packages on 127.0.0.1:
 #
-# Bounded: every wrk run lasts DURATION seconds (default 10), everything listens on 127.0.0.1,
-# and every process started here is stopped on exit.
+#   job         app                          peer                             ours
+#   nginx       nginx stub_status            prometheus-nginx-exporter        preset nginx
+#   apache      Apache (event MPM) ?auto     prometheus-apache-exporter       preset apache
+#   haproxy     HAProxy stats CSV            prometheus-haproxy-exporter      preset haproxy
+#   redis       redis-server INFO            prometheus-redis-exporter        preset redis
+#   bind        named statistics channel     prometheus-bind-exporter         preset bind
+#   squid       Squid cache manager          prometheus-squid-exporter        preset squid
+#   http_probe  a small page served by nginx prometheus-blackbox-exporter     kind http_probe
+#                                            (/probe?target=…&module=http_2xx)
 #
-#   apt-get install -y nginx apache2 wrk prometheus-nginx-exporter prometheus-apache-exporter
-#   bench/web_vs_peers.sh            # DURATION=5 bench/web_vs_peers.sh for a quicker run
+# For each exporter: RSS once it listens, before its first scrape; wrk requests/s and p50/p99
+# latency of its metrics page at 1 and 16 connections; CPU seconds per 1,000 scrapes
+# (utime+stime from /proc/PID/stat around both wrk runs); RSS after the load. One table at the
+# end, one row per job, each cell "peer / ours", and ours/peer ratios for requests/s at 1
+# connection, CPU per scrape and RSS after the load.
+#
+# Bounded: every wrk run lasts DURATION seconds (default 10, and is killed 30 s past that),
+# everything listens on 127.0.0.1, each app and exporter is stopped when its job ends, and every
+# process started here is stopped on exit.
+#
+#   apt-get install -y wrk curl nginx apache2 haproxy redis-server bind9 squid \
+#     prometheus-nginx-exporter prometheus-apache-exporter prometheus-haproxy-exporter \
+#     prometheus-redis-exporter prometheus-bind-exporter prometheus-squid-exporter \
+#     prometheus-blackbox-exporter
+#   bench/web_vs_peers.sh                       # builds the release binary, every job
+#   BIN=path/to/sidecar-exporter JOBS="nginx redis" DURATION=5 bench/web_vs_peers.sh
 set -euo pipefail
 
 DURATION=${DURATION:-10}
+ALL_JOBS="nginx apache haproxy redis bind squid http_probe"
+JOBS=${JOBS:-$ALL_JOBS}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
 chmod 755 "$WORK"
@@ -26,139 +46,380 @@ trap cleanup EXIT
 
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
-require_tools nginx apache2 wrk prometheus-nginx-exporter prometheus-apache-exporter
 
-(cd "$ROOT" && cargo build --release --quiet)
-OURS="$ROOT/target/release/sidecar-exporter"
+tools=(wrk curl)
+for job in $JOBS; do
+    case $job in
+        nginx) tools+=(nginx prometheus-nginx-exporter) ;;
+        apache) tools+=(apache2 prometheus-apache-exporter) ;;
+        haproxy) tools+=(haproxy prometheus-haproxy-exporter) ;;
+        redis) tools+=(redis-server prometheus-redis-exporter) ;;
+        bind) tools+=(named prometheus-bind-exporter) ;;
+        squid) tools+=(squid prometheus-squid-exporter) ;;
+        http_probe) tools+=(nginx prometheus-blackbox-exporter) ;;
+        *) echo "unknown job $job (jobs: $ALL_JOBS)" >&2; exit 1 ;;
+    esac
+done
+require_tools "${tools[@]}"
+
+# The release binary measured: BIN as given, else a fresh release build of this tree.
+if [ -z "${BIN:-}" ]; then
+    (cd "$ROOT" && cargo build --release --quiet)
+    BIN="$ROOT/target/release/sidecar-exporter"
+fi
+[ -x "$BIN" ] || { echo "BIN=$BIN is not an executable" >&2; exit 1; }
+
+# Stops one process started here and waits for it.
+stop() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
 
 # --- the apps -------------------------------------------------------------------------------
-NGINX_PORT=$(port)
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<EOF
+# Each start_* starts one app in its own directory under $WORK and sets APP_PID and APP_PORT.
+
+start_nginx() { # nginx with stub_status and a small page (/hello.txt)
+    local d="$WORK/nginx"
+    APP_PORT=$(port)
+    mkdir -p "$d/www"
+    echo hello >"$d/www/hello.txt"
+    cat >"$d/nginx.conf" <<EOF
 user root root;
 worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
 events { worker_connections 256; }
 http {
     access_log off;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
+    client_body_temp_path $d/body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
     server {
-        listen 127.0.0.1:$NGINX_PORT;
+        listen 127.0.0.1:$APP_PORT;
+        root $d/www;
         location = /stub_status { stub_status; }
     }
 }
 EOF
-nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" -g 'daemon off;' &
-PIDS+=($!)
+    nginx -c "$d/nginx.conf" -e "$d/error.log" -g 'daemon off;' &
+    APP_PID=$!
+    PIDS+=("$APP_PID")
+    wait_port "$APP_PORT"
+}
 
-APACHE_PORT=$(port)
-M=/usr/lib/apache2/modules
-mkdir -p "$WORK/apache"
-chmod 755 "$WORK/apache"
-cat >"$WORK/apache/apache2.conf" <<EOF
-ServerRoot $WORK/apache
-PidFile $WORK/apache/apache2.pid
-ErrorLog $WORK/apache/error.log
-Mutex file:$WORK/apache default
-DefaultRuntimeDir $WORK/apache
+start_apache() {
+    local d="$WORK/apache" m=/usr/lib/apache2/modules
+    APP_PORT=$(port)
+    mkdir -p "$d"
+    chmod 755 "$d"
+    cat >"$d/apache2.conf" <<EOF
+ServerRoot $d
+PidFile $d/apache2.pid
+ErrorLog $d/error.log
+Mutex file:$d default
+DefaultRuntimeDir $d
 ServerName 127.0.0.1
-Listen 127.0.0.1:$APACHE_PORT
+Listen 127.0.0.1:$APP_PORT
 $( [ "$(id -u)" = 0 ] && printf 'User nobody\nGroup nogroup\n' )
-LoadModule mpm_event_module $M/mod_mpm_event.so
-LoadModule authz_core_module $M/mod_authz_core.so
-LoadModule authz_host_module $M/mod_authz_host.so
-LoadModule status_module $M/mod_status.so
+LoadModule mpm_event_module $m/mod_mpm_event.so
+LoadModule authz_core_module $m/mod_authz_core.so
+LoadModule authz_host_module $m/mod_authz_host.so
+LoadModule status_module $m/mod_status.so
 ExtendedStatus On
 <Location /server-status>
   SetHandler server-status
   Require ip 127.0.0.1
 </Location>
 EOF
-# setsid: on shutdown Apache signals its whole process group.
-setsid apache2 -f "$WORK/apache/apache2.conf" -DFOREGROUND &
-PIDS+=($!)
-wait_port "$NGINX_PORT"
-wait_port "$APACHE_PORT"
-sleep 1
-
-NGINX_URL="http://127.0.0.1:$NGINX_PORT/stub_status"
-APACHE_URL="http://127.0.0.1:$APACHE_PORT/server-status?auto"
-
-# --- the exporters --------------------------------------------------------------------------
-start_ours() { # preset url
-    local p cfg
-    p=$(port)
-    cfg="$WORK/ours-$1.yaml"
-    printf 'collectors:\n  - name: %s\n    preset: %s\n    url: "%s"\n' "$1" "$1" "$2" >"$cfg"
-    "$OURS" --config.file "$cfg" --web.listen-address "127.0.0.1:$p" --log.level warn &
-    PIDS+=($!)
-    STARTED_PID=$!
-    STARTED_PORT=$p
-}
-start_nginx_peer() {
-    local p
-    p=$(port)
-    prometheus-nginx-exporter --nginx.scrape-uri "$NGINX_URL" --web.listen-address "127.0.0.1:$p" >/dev/null 2>&1 &
-    PIDS+=($!)
-    STARTED_PID=$!
-    STARTED_PORT=$p
-}
-start_apache_peer() {
-    local p
-    p=$(port)
-    prometheus-apache-exporter --scrape_uri "$APACHE_URL" --telemetry.address "127.0.0.1:$p" >/dev/null 2>&1 &
-    PIDS+=($!)
-    STARTED_PID=$!
-    STARTED_PORT=$p
+    # setsid: on shutdown Apache signals its whole process group.
+    setsid apache2 -f "$d/apache2.conf" -DFOREGROUND &
+    APP_PID=$!
+    PIDS+=("$APP_PID")
+    wait_port "$APP_PORT"
 }
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+start_haproxy() { # the stats page, a frontend and a backend with one checked server that is down
+    local d="$WORK/haproxy"
+    APP_PORT=$(port)
+    mkdir -p "$d"
+    cat >"$d/haproxy.cfg" <<EOF
+global
+  log stdout format raw local0 err
+defaults
+  mode http
+  timeout connect 100ms
+  timeout client 5s
+  timeout server 5s
+frontend stats
+  bind 127.0.0.1:$APP_PORT
+  stats enable
+  stats uri /stats
+frontend web
+  bind 127.0.0.1:$(port)
+  default_backend app
+backend app
+  server app1 127.0.0.1:$(port) check
+  server app2 127.0.0.1:$(port)
+EOF
+    haproxy -f "$d/haproxy.cfg" -db >"$d/haproxy.log" 2>&1 &
+    APP_PID=$!
+    PIDS+=("$APP_PID")
+    wait_port "$APP_PORT"
+}
+
+start_redis() {
+    local d="$WORK/redis"
+    APP_PORT=$(port)
+    mkdir -p "$d"
+    redis-server --port "$APP_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+        --dir "$d" >"$d/redis.log" 2>&1 &
+    APP_PID=$!
+    PIDS+=("$APP_PID")
+    wait_port "$APP_PORT"
+}
+
+start_named() { # one primary zone, no recursion, the statistics channel on APP_PORT
+    local d="$WORK/named" dns_port
+    APP_PORT=$(port)
+    dns_port=$(port)
+    mkdir -p "$d"
+    cat >"$d/named.conf" <<EOF
+options {
+  directory "$d";
+  pid-file "$d/named.pid";
+  listen-on port $dns_port { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  allow-query { 127.0.0.1; };
+  dnssec-validation no;
+};
+statistics-channels { inet 127.0.0.1 port $APP_PORT allow { 127.0.0.1; }; };
+zone "example.test" { type primary; file "$d/example.test.zone"; };
+EOF
+    cat >"$d/example.test.zone" <<'EOF'
+$TTL 300
+@ IN SOA ns.example.test. admin.example.test. 2026113001 3600 600 86400 300
+@ IN NS ns.example.test.
+ns IN A 127.0.0.1
+www IN A 127.0.0.2
+EOF
+    named -g -c "$d/named.conf" >"$d/named.log" 2>&1 &
+    APP_PID=$!
+    PIDS+=("$APP_PID")
+    wait_port "$APP_PORT"
+    # The channel opens before the zones are loaded.
+    for _ in $(seq 1 100); do
+        curl -sf "http://127.0.0.1:$APP_PORT/json/v1/zones" | grep -q example.test && return 0
+        sleep 0.1
+    done
+    echo "named did not load example.test; its log: $d/named.log" >&2
+    exit 1
+}
+
+start_squid() { # memory cache only, the cache manager open to localhost
+    local d="$WORK/squid"
+    APP_PORT=$(port)
+    mkdir -p "$d"
+    # Squid started as root works as the `proxy` user: its files must be writable by it.
+    chmod 777 "$d"
+    cat >"$d/squid.conf" <<EOF
+http_port 127.0.0.1:$APP_PORT
+pid_filename $d/squid.pid
+cache_log $d/cache.log
+access_log none
+cache_store_log none
+coredump_dir $d
+pinger_enable off
+shutdown_lifetime 0 seconds
+http_access allow localhost manager
+http_access deny manager
+http_access allow localhost
+http_access deny all
+EOF
+    squid -N -f "$d/squid.conf" >"$d/squid.out" 2>&1 &
+    APP_PID=$!
+    PIDS+=("$APP_PID")
+    wait_port "$APP_PORT" 20
+}
+
+# --- measuring ------------------------------------------------------------------------------
+
+ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 HZ=$(getconf CLK_TCK)
+declare -A FIG # job.side.figure -> value; side is peer or ours
 
-# One exporter: wrk at 1 and 16 connections, then CPU per 1000 scrapes and RSS.
-measure() { # label pid port
-    local label=$1 pid=$2 p=$3 url="http://127.0.0.1:$3/metrics"
+# One exporter: starts it, checks its first scrape reports the app up, wrk at 1 and 16
+# connections, then stops it. Records idle_rss, c1_rps, c1_p50, c1_p99, c16_*, cpu (CPU
+# seconds per 1,000 scrapes) and rss (after the load), RSS in KiB.
+measure() { # job side port path up-metric command...
+    local job=$1 side=$2 p=$3 path=$4 up=$5
+    shift 5
+    local url="http://127.0.0.1:$p$path" log="$WORK/$job-$side.log" pid
+    echo "$job: $side ($(basename "$1"))" >&2
+    "$@" >"$log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
     wait_port "$p"
-    curl -sf "$url" >/dev/null
-    local before after total=0 line=""
+    # Settled: listening is not the end of every exporter's start-up.
+    sleep 1
+    FIG[$job.$side.idle_rss]=$(rss_kib "$pid")
+    local first
+    first=$(curl -sf --max-time 10 "$url") || { echo "$job: $side's first scrape of $url failed; its log:" >&2; cat "$log" >&2; exit 1; }
+    grep -Eq "^$up(\{[^}]*\})? 1$" <<<"$first" || {
+        echo "$job: $side does not report $up 1 on its first scrape:" >&2
+        grep -E "^$up" <<<"$first" >&2 || true
+        cat "$log" >&2
+        exit 1
+    }
+    local before after total=0 c t out reqs non2xx
     before=$(ticks "$pid")
     for c in 1 16; do
-        local t=1
+        t=1
         [ "$c" -gt 1 ] && t=2
-        local out rps p50 p99 reqs
-        out=$(wrk -t"$t" -c"$c" -d"${DURATION}s" --latency "$url")
-        rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-        p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-        p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+        out=$(timeout $((DURATION + 30)) wrk -t"$t" -c"$c" -d"${DURATION}s" --timeout 5s --latency "$url")
+        FIG[$job.$side.c${c}_rps]=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+        FIG[$job.$side.c${c}_p50]=$(awk '$1 == "50%" {print $2}' <<<"$out")
+        FIG[$job.$side.c${c}_p99]=$(awk '$1 == "99%" {print $2}' <<<"$out")
         reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+        non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+        [ -z "$non2xx" ] || echo "$job: $side answered $non2xx of $reqs scrapes at $c connections with an error" >&2
         total=$((total + reqs))
-        line+=$(printf ' | %9s | %8s | %8s' "$rps" "$p50" "$p99")
     done
     after=$(ticks "$pid")
-    local cpu_per_1000
-    cpu_per_1000=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$total" 'BEGIN {printf "%.3f", t / hz / n * 1000}')
-    printf '| %-34s%s | %7s | %7s |\n' "$label" "$line" "$cpu_per_1000" "$(($(rss_kib "$pid") / 1024)) MiB"
+    FIG[$job.$side.cpu]=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$total" 'BEGIN {printf "%.4f", t / hz / n * 1000}')
+    FIG[$job.$side.rss]=$(rss_kib "$pid")
+    stop "$pid"
 }
 
-echo "wrk ${DURATION}s per run; CPU = exporter utime+stime over both runs / scrapes × 1000"
+# Ours: the collector given as YAML (the part under `collectors:`), on a free port.
+measure_ours() { # job up-metric collector-yaml
+    local p cfg="$WORK/ours-$1.yaml"
+    p=$(port)
+    printf 'collectors:\n%s\n' "$3" >"$cfg"
+    "$BIN" --config.file "$cfg" check >/dev/null || { echo "$1: $cfg is refused" >&2; exit 1; }
+    measure "$1" ours "$p" /metrics "$2" "$BIN" --config.file "$cfg" --web.listen-address "127.0.0.1:$p" --log.level warn
+}
+
+peer_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null | sed 's/-[^-]*$//; s/+ds$//'; }
+
+# --- the jobs -------------------------------------------------------------------------------
+# Each job starts its app, measures ours then the peer against it, and stops the app.
+
+job_nginx() {
+    start_nginx
+    local url="http://127.0.0.1:$APP_PORT/stub_status" p
+    measure_ours nginx nginx_up "  - {name: nginx, preset: nginx, url: \"$url\"}"
+    p=$(port)
+    measure nginx peer "$p" /metrics nginx_up \
+        prometheus-nginx-exporter --nginx.scrape-uri "$url" --web.listen-address "127.0.0.1:$p"
+    stop "$APP_PID"
+}
+
+job_apache() {
+    start_apache
+    local url="http://127.0.0.1:$APP_PORT/server-status?auto" p
+    measure_ours apache apache_up "  - {name: apache, preset: apache, url: \"$url\"}"
+    p=$(port)
+    measure apache peer "$p" /metrics apache_up \
+        prometheus-apache-exporter --scrape_uri "$url" --telemetry.address "127.0.0.1:$p"
+    stop "$APP_PID"
+}
+
+job_haproxy() {
+    start_haproxy
+    local url="http://127.0.0.1:$APP_PORT/stats;csv" p
+    measure_ours haproxy haproxy_up "  - {name: haproxy, preset: haproxy, url: \"$url\"}"
+    p=$(port)
+    measure haproxy peer "$p" /metrics haproxy_up \
+        prometheus-haproxy-exporter --haproxy.scrape-uri "$url" --web.listen-address "127.0.0.1:$p"
+    stop "$APP_PID"
+}
+
+job_redis() {
+    start_redis
+    local p
+    measure_ours redis redis_up "  - {name: redis, preset: redis, address: \"127.0.0.1:$APP_PORT\"}"
+    p=$(port)
+    measure redis peer "$p" /metrics redis_up \
+        prometheus-redis-exporter --redis.addr "redis://127.0.0.1:$APP_PORT" --web.listen-address "127.0.0.1:$p"
+    stop "$APP_PID"
+}
+
+job_bind() {
+    start_named
+    local p
+    measure_ours bind bind_up "  - {name: bind, preset: bind, url: \"http://127.0.0.1:$APP_PORT/json/v1\"}"
+    p=$(port)
+    measure bind peer "$p" /metrics bind_up \
+        prometheus-bind-exporter --bind.stats-url "http://127.0.0.1:$APP_PORT/" --web.listen-address "127.0.0.1:$p"
+    stop "$APP_PID"
+}
+
+job_squid() {
+    start_squid
+    local p
+    measure_ours squid squid_up "  - {name: squid, preset: squid, url: \"http://127.0.0.1:$APP_PORT/squid-internal-mgr\"}"
+    p=$(port)
+    measure squid peer "$p" /metrics squid_up \
+        prometheus-squid-exporter -squid-hostname 127.0.0.1 -squid-port "$APP_PORT" -listen "127.0.0.1:$p"
+    stop "$APP_PID"
+}
+
+job_http_probe() {
+    start_nginx
+    local target="http://127.0.0.1:$APP_PORT/hello.txt" p
+    measure_ours http_probe probe_success "  - {name: probe, kind: http_probe, url: \"$target\"}"
+    cat >"$WORK/blackbox.yml" <<'EOF'
+modules:
+  http_2xx:
+    prober: http
+    http:
+      preferred_ip_protocol: ip4
+EOF
+    p=$(port)
+    measure http_probe peer "$p" "/probe?target=$target&module=http_2xx" probe_success \
+        prometheus-blackbox-exporter --config.file "$WORK/blackbox.yml" --web.listen-address "127.0.0.1:$p"
+    stop "$APP_PID"
+}
+
+declare -A PEER_OF=(
+    [nginx]=prometheus-nginx-exporter [apache]=prometheus-apache-exporter
+    [haproxy]=prometheus-haproxy-exporter [redis]=prometheus-redis-exporter
+    [bind]=prometheus-bind-exporter [squid]=prometheus-squid-exporter
+    [http_probe]=prometheus-blackbox-exporter
+)
+
+for job in $JOBS; do "job_$job"; done
+
+# --- the table ------------------------------------------------------------------------------
+int() { awk -v n="$1" 'BEGIN {printf "%.0f", n}'; }
+cpu3() { awk -v s="$1" 'BEGIN {printf "%.3f", s}'; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+ratio() { awk -v o="$1" -v p="$2" 'BEGIN {if (p > 0) printf "%.2f", o / p; else print "-"}'; }
+pair() { printf '%s / %s' "$1" "$2"; } # peer / ours
+
 echo
-printf '| %-34s | %9s | %8s | %8s | %9s | %8s | %8s | %7s | %7s |\n' exporter "c1 req/s" "c1 p50" "c1 p99" "c16 req/s" "c16 p50" "c16 p99" "CPU s/1k" RSS
-echo '|---|---|---|---|---|---|---|---|---|'
-start_ours nginx "$NGINX_URL"
-measure "sidecar-exporter (preset nginx)" "$STARTED_PID" "$STARTED_PORT"
-kill "$STARTED_PID"
-start_nginx_peer
-measure "prometheus-nginx-exporter 0.11.0" "$STARTED_PID" "$STARTED_PORT"
-kill "$STARTED_PID"
-start_ours apache "$APACHE_URL"
-measure "sidecar-exporter (preset apache)" "$STARTED_PID" "$STARTED_PORT"
-kill "$STARTED_PID"
-start_apache_peer
-measure "prometheus-apache-exporter 0.12.0" "$STARTED_PID" "$STARTED_PORT"
-kill "$STARTED_PID"
+echo "sidecar-exporter: $("$BIN" --version); wrk ${DURATION}s per run at 1 then 16 connections"
+echo "each cell: peer / ours; CPU = exporter utime+stime over both runs / scrapes × 1000;"
+echo "idle RSS = before the first scrape; ratios ours / peer"
+echo
+echo "| job | peer | c1 req/s | c1 p50 | c1 p99 | c16 req/s | c16 p50 | c16 p99 | CPU s / 1k scrapes | idle RSS MiB | RSS after MiB | c1 req/s ratio | CPU ratio | RSS ratio |"
+echo '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+for job in $JOBS; do
+    row="| $job | ${PEER_OF[$job]#prometheus-} $(peer_version "${PEER_OF[$job]}")"
+    for c in c1 c16; do
+        row+=" | $(pair "$(int "${FIG[$job.peer.${c}_rps]}")" "$(int "${FIG[$job.ours.${c}_rps]}")")"
+        for f in p50 p99; do row+=" | $(pair "${FIG[$job.peer.${c}_$f]}" "${FIG[$job.ours.${c}_$f]}")"; done
+    done
+    row+=" | $(pair "$(cpu3 "${FIG[$job.peer.cpu]}")" "$(cpu3 "${FIG[$job.ours.cpu]}")")"
+    for f in idle_rss rss; do
+        row+=" | $(pair "$(mib "${FIG[$job.peer.$f]}")" "$(mib "${FIG[$job.ours.$f]}")")"
+    done
+    row+=" | $(ratio "${FIG[$job.ours.c1_rps]}" "${FIG[$job.peer.c1_rps]}")"
+    row+=" | $(ratio "${FIG[$job.ours.cpu]}" "${FIG[$job.peer.cpu]}")"
+    row+=" | $(ratio "${FIG[$job.ours.rss]}" "${FIG[$job.peer.rss]}") |"
+    echo "$row"
+done
