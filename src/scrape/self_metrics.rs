@@ -229,42 +229,58 @@ fn start_time_seconds() -> Option<f64> {
     Some(*START_TIME.get_or_init(|| boot_time as f64 + stat.starttime as f64 / ticks_per_second))
 }
 
-/// `/proc/self/statm`, opened once and read again from offset 0 on every scrape (`/proc`
-/// regenerates a file's text on each read from its start): this spares an `open` and a
-/// `close` per scrape, which cost more than the read. `None` when it cannot be opened; then
-/// each scrape opens it itself.
-fn statm_file() -> Option<&'static File> {
-    static STATM: OnceLock<Option<File>> = OnceLock::new();
-    STATM
-        .get_or_init(|| File::open("/proc/self/statm").ok())
+/// `/proc/self/statm` and the `/proc/self/fd` directory, opened once: reading `statm` again
+/// from offset 0 (`/proc` regenerates a file's text on each read from its start) and asking the
+/// open directory for its size spare a path lookup, an `open` and a `close` per scrape, which
+/// cost more than the reads. `None` when they cannot be opened; then each scrape opens them
+/// itself.
+struct SelfFiles {
+    statm: File,
+    fd_dir: File,
+}
+
+fn self_files() -> Option<&'static SelfFiles> {
+    static SELF_FILES: OnceLock<Option<SelfFiles>> = OnceLock::new();
+    SELF_FILES
+        .get_or_init(|| {
+            Some(SelfFiles {
+                statm: File::open("/proc/self/statm").ok()?,
+                fd_dir: File::open("/proc/self/fd").ok()?,
+            })
+        })
         .as_ref()
 }
 
-/// Reads a small `/proc` file from its start into `buf`, through the kept-open `file` when
-/// there is one. Plain reads: `fs::read_to_string` adds a `statx` and an `lseek` per file and
-/// grows its buffer from a 32-byte probe, since `/proc` files report size 0. `None` when it
-/// cannot be read or does not fit.
-fn read_small<'b>(file: Option<&File>, path: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+/// The text of `/proc/self/statm`, in one read: a one-line `/proc` file is produced whole by
+/// its first read, and a second read to see the end would make the kernel produce it again.
+/// Plain reads: `fs::read_to_string` adds a `statx` and an `lseek` and grows its buffer from a
+/// 32-byte probe, since `/proc` files report size 0.
+fn read_statm(buf: &mut [u8]) -> Option<&str> {
     let opened;
-    let file = match file {
-        Some(file) => file,
+    let file = match self_files() {
+        Some(files) => &files.statm,
         None => {
-            opened = File::open(path).ok()?;
+            opened = File::open("/proc/self/statm").ok()?;
             &opened
         }
     };
-    let mut len = 0;
-    loop {
-        let read = file.read_at(&mut buf[len..], len as u64).ok()?;
-        if read == 0 {
-            break;
-        }
-        len += read;
-        if len == buf.len() {
-            return None;
-        }
+    let read = file.read_at(buf, 0).ok()?;
+    if read == 0 || read == buf.len() {
+        return None;
     }
-    std::str::from_utf8(&buf[..len]).ok()
+    std::str::from_utf8(&buf[..read]).ok()
+}
+
+/// The number of open descriptors: the size of the kept-open `/proc/self/fd` (Linux 6.2 and
+/// later), else what [`procfs::count_fds`] finds.
+fn open_fds() -> Option<u64> {
+    let size = self_files()
+        .and_then(|files| files.fd_dir.metadata().ok())
+        .map_or(0, |metadata| metadata.len());
+    if size > 0 {
+        return Some(size);
+    }
+    procfs::count_fds(Path::new("/proc/self/fd")).ok()
 }
 
 /// The figures of a scrape, each from the cheapest source that gives the value client
@@ -275,7 +291,7 @@ fn read_small<'b>(file: Option<&File>, path: &str, buf: &'b mut [u8]) -> Option<
 /// `status` and `statm`).
 fn read_self() -> Option<SelfStats> {
     let mut buf = [0u8; 256];
-    let statm = read_small(statm_file(), "/proc/self/statm", &mut buf)?;
+    let statm = read_statm(&mut buf)?;
     let mut pages = statm
         .split_ascii_whitespace()
         .map(|field| field.parse::<f64>().ok());
@@ -290,9 +306,7 @@ fn read_self() -> Option<SelfStats> {
         resident_bytes: resident_pages * page_size,
         virtual_bytes: virtual_pages * page_size,
         start_time_seconds: start_time_seconds(),
-        open_fds: procfs::count_fds(Path::new("/proc/self/fd"))
-            .ok()
-            .map(|n| n as f64),
+        open_fds: open_fds().map(|n| n as f64),
         max_fds: Some(max_fds as f64),
     })
 }
