@@ -68,17 +68,30 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Runtime workers when `TOKIO_WORKER_THREADS` does not say: one per core, at most this many.
+/// A sidecar answers one or two Prometheus servers and collects from one app; on a large host,
+/// a worker per core would add threads and memory, not throughput.
+const MAX_WORKER_THREADS: usize = 2;
+
 fn run_async(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(workers) = worker_threads(std::env::var_os("TOKIO_WORKER_THREADS").is_some(), cores)
     {
+        builder.worker_threads(workers);
+    }
+    match builder.enable_all().build() {
         Ok(runtime) => runtime.block_on(future),
         Err(error) => {
             eprintln!("cannot start the async runtime: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The number of runtime workers to set, `None` to leave it to `TOKIO_WORKER_THREADS`.
+fn worker_threads(set_in_environment: bool, cores: usize) -> Option<usize> {
+    (!set_in_environment).then_some(cores.clamp(1, MAX_WORKER_THREADS))
 }
 
 fn load_engine(cli: &Cli) -> Result<(config::LoadedConfig, Engine), config::ConfigError> {
@@ -518,5 +531,13 @@ mod tests {
             "0.0.0.0:9820"
         );
         assert!(parse_listen_address("localhost").is_err());
+    }
+
+    #[test]
+    fn one_worker_per_core_up_to_two_unless_the_environment_says() {
+        assert_eq!(worker_threads(false, 1), Some(1));
+        assert_eq!(worker_threads(false, 2), Some(2));
+        assert_eq!(worker_threads(false, 64), Some(2));
+        assert_eq!(worker_threads(true, 64), None);
     }
 }
