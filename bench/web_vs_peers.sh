@@ -11,6 +11,8 @@
 #   squid       Squid cache manager          prometheus-squid-exporter        preset squid
 #   http_probe  a small page served by nginx prometheus-blackbox-exporter     kind http_probe
 #                                            (/probe?target=…&module=http_2xx)
+#   nginx_cached nginx stub_status           nginx serving our page as a     preset nginx with
+#                                            static file (the floor)          global.min_interval
 #
 # For each exporter: RSS once it listens, before its first scrape; wrk requests/s and p50/p99
 # latency of its metrics page at 1 and 16 connections; CPU seconds per 1,000 scrapes
@@ -31,7 +33,7 @@
 set -euo pipefail
 
 DURATION=${DURATION:-10}
-ALL_JOBS="nginx apache haproxy redis bind squid http_probe"
+ALL_JOBS="nginx apache haproxy redis bind squid http_probe nginx_cached"
 JOBS=${JOBS:-$ALL_JOBS}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
@@ -57,6 +59,7 @@ for job in $JOBS; do
         bind) tools+=(named prometheus-bind-exporter) ;;
         squid) tools+=(squid prometheus-squid-exporter) ;;
         http_probe) tools+=(nginx prometheus-blackbox-exporter) ;;
+        nginx_cached) tools+=(nginx) ;;
         *) echo "unknown job $job (jobs: $ALL_JOBS)" >&2; exit 1 ;;
     esac
 done
@@ -294,11 +297,12 @@ measure() { # job side port path up-metric command...
     stop "$pid"
 }
 
-# Ours: the collector given as YAML (the part under `collectors:`), on a free port.
-measure_ours() { # job up-metric collector-yaml
+# Ours: the collector given as YAML (the part under `collectors:`, then optional lines for the
+# top of the file), on a free port.
+measure_ours() { # job up-metric collector-yaml [top-yaml]
     local p cfg="$WORK/ours-$1.yaml"
     p=$(port)
-    printf 'collectors:\n%s\n' "$3" >"$cfg"
+    printf '%scollectors:\n%s\n' "${4:-}" "$3" >"$cfg"
     "$BIN" --config.file "$cfg" check >/dev/null || { echo "$1: $cfg is refused" >&2; exit 1; }
     measure "$1" ours "$p" /metrics "$2" "$BIN" --config.file "$cfg" --web.listen-address "127.0.0.1:$p" --log.level warn
 }
@@ -385,11 +389,54 @@ EOF
     stop "$APP_PID"
 }
 
+# A cached scrape against the floor: nginx serving the same page as a static file. Ours answers
+# from the collection kept for min_interval; the "peer" is a single nginx process (no master,
+# so that its PID is the one that works) serving our page, saved once.
+job_nginx_cached() {
+    start_nginx
+    local url="http://127.0.0.1:$APP_PORT/stub_status" p pid d="$WORK/nginx-static"
+    local collector="  - {name: nginx, preset: nginx, url: \"$url\"}" top=$'global:\n  min_interval: 1h\n'
+    mkdir -p "$d"
+    p=$(port)
+    printf '%scollectors:\n%s\n' "$top" "$collector" >"$WORK/save-page.yaml"
+    "$BIN" --config.file "$WORK/save-page.yaml" --web.listen-address "127.0.0.1:$p" --log.level warn &
+    pid=$!
+    PIDS+=("$pid")
+    wait_port "$p"
+    curl -sf "http://127.0.0.1:$p/metrics" >"$d/metrics"
+    stop "$pid"
+    measure_ours nginx_cached nginx_up "$collector" "$top"
+    p=$(port)
+    cat >"$d/nginx.conf" <<EOF
+user root root;
+worker_processes 1;
+master_process off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $d/body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
+    default_type text/plain;
+    server {
+        listen 127.0.0.1:$p;
+        root $d;
+    }
+}
+EOF
+    measure nginx_cached peer "$p" /metrics nginx_up nginx -c "$d/nginx.conf" -e "$d/error.log" -g 'daemon off;'
+    stop "$APP_PID"
+}
+
 declare -A PEER_OF=(
     [nginx]=prometheus-nginx-exporter [apache]=prometheus-apache-exporter
     [haproxy]=prometheus-haproxy-exporter [redis]=prometheus-redis-exporter
     [bind]=prometheus-bind-exporter [squid]=prometheus-squid-exporter
-    [http_probe]=prometheus-blackbox-exporter
+    [http_probe]=prometheus-blackbox-exporter [nginx_cached]=nginx
 )
 
 for job in $JOBS; do "job_$job"; done
