@@ -367,15 +367,14 @@ fn a_collector_going_down_and_coming_back_logs_one_line_each() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), FILE_CONFIG).unwrap();
     let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-    let port = common::free_port();
-    let _child = common::ChildGuard::spawn(
+    let mut child = common::ChildGuard::spawn(
         Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
             .current_dir(dir.path())
             .args(["--config.file", "config.yaml", "--log.level=info"])
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--web.listen-address=127.0.0.1:0")
             .stderr(log),
     );
-    common::wait_for_port(port, Duration::from_secs(10));
+    let port = common::wait_for_own_listener(&mut child, Duration::from_secs(10)).unwrap();
     let scrape = || {
         let (status, _) = http_get(&format!("http://127.0.0.1:{port}/metrics"), &[]);
         assert_eq!(status, 200);
