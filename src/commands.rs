@@ -326,7 +326,9 @@ async fn serve(cli: Cli) -> ExitCode {
         };
         match TcpListener::bind(address).await {
             Ok(listener) => {
-                tracing::info!(address = %address, tls, "listening");
+                // With port 0 the kernel chooses the port: the log names the one bound.
+                let bound = listener.local_addr().unwrap_or(address);
+                tracing::info!(address = %bound, tls, "listening");
                 listeners.push(listener);
             }
             Err(error) => {

@@ -237,6 +237,37 @@ fn listens_on_ipv4_and_ipv6_at_once() {
     assert_eq!(status, 200);
 }
 
+/// The tests know their exporter by the process that listens, not by whoever answers on a
+/// port: a port taken from `free_port` may be bound by someone else first, and then the
+/// exporter exits with "address in use" while the stranger answers in its place.
+#[test]
+fn the_harness_is_not_fooled_by_a_stranger_on_the_port() {
+    let stranger = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = stranger.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.yaml"), FILE_CONFIG).unwrap();
+    let mut child = common::ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
+            .current_dir(dir.path())
+            .args(["--config.file", "config.yaml"])
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stderr(std::process::Stdio::null()),
+    );
+    // A connection to the port succeeds: the stranger answers.
+    common::wait_for_port(port, Duration::from_secs(10));
+    let outcome = common::wait_for_own_listener(&mut child, Duration::from_secs(10));
+    assert!(
+        outcome.as_ref().is_err_and(|e| e.contains("exited")),
+        "{outcome:?}"
+    );
+
+    let exporter = start_with_stats();
+    let exporter_ports = common::listening_ports(exporter.child.pid());
+    assert_eq!(exporter_ports, vec![exporter.port]);
+    assert!(common::listening_ports(std::process::id()).contains(&port));
+    assert_eq!(exporter.get("/-/healthy").0, 200);
+}
+
 fn run(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
         .current_dir(dir)
@@ -336,15 +367,14 @@ fn a_collector_going_down_and_coming_back_logs_one_line_each() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), FILE_CONFIG).unwrap();
     let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-    let port = common::free_port();
-    let _child = common::ChildGuard::spawn(
+    let mut child = common::ChildGuard::spawn(
         Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
             .current_dir(dir.path())
             .args(["--config.file", "config.yaml", "--log.level=info"])
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--web.listen-address=127.0.0.1:0")
             .stderr(log),
     );
-    common::wait_for_port(port, Duration::from_secs(10));
+    let port = common::wait_for_own_listener(&mut child, Duration::from_secs(10)).unwrap();
     let scrape = || {
         let (status, _) = http_get(&format!("http://127.0.0.1:{port}/metrics"), &[]);
         assert_eq!(status, 200);

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{free_port, http_get, require_tool, sample_value, wait_for_port, ChildGuard};
+use common::{http_get, require_tool, sample_value, wait_for_own_listener, ChildGuard};
 
 const CONFIG: &str = "collectors:\n  - name: stats\n    kind: file\n    path: stats.json\n    format: json\n    metrics:\n      - name: app_requests\n        path: '{ .requests }'\n";
 
@@ -24,7 +24,6 @@ fn start(args: &[&str], nofile: Option<&str>) -> Running {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), CONFIG).unwrap();
     std::fs::write(dir.path().join("stats.json"), r#"{"requests": 7}"#).unwrap();
-    let port = free_port();
     let exporter = env!("CARGO_BIN_EXE_sidecar-exporter");
     let mut command = match nofile {
         Some(limits) => {
@@ -40,10 +39,12 @@ fn start(args: &[&str], nofile: Option<&str>) -> Running {
     command
         .current_dir(dir.path())
         .args(["--config.file", "config.yaml"])
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--web.listen-address=127.0.0.1:0")
         .args(args);
-    let child = ChildGuard::spawn(&mut command);
-    wait_for_port(port, Duration::from_secs(10));
+    let mut child = ChildGuard::spawn(&mut command);
+    // prlimit runs the exporter in its own process, so the child's pid is the exporter's.
+    let port = wait_for_own_listener(&mut child, Duration::from_secs(10))
+        .unwrap_or_else(|problem| panic!("the exporter: {problem}"));
     Running {
         child,
         port,

@@ -58,6 +58,56 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     panic!("nothing listened on 127.0.0.1:{port} within {timeout:?}");
 }
 
+/// The ports on 127.0.0.1 that process `pid` itself listens on: the LISTEN entries of
+/// `/proc/net/tcp` whose socket is one of the process' descriptors. Unlike a connection to the
+/// port, this cannot be answered by another process holding the port.
+pub fn listening_ports(pid: u32) -> Vec<u16> {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_str()?;
+            let inode = target.strip_prefix("socket:[")?.strip_suffix(']')?;
+            Some(inode.to_string())
+        })
+        .collect();
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
+            let (address, port) = local.split_once(':')?;
+            let ours = address == "0100007F" && *state == "0A" && inodes.contains(*inode);
+            ours.then(|| u16::from_str_radix(port, 16).ok()).flatten()
+        })
+        .collect()
+}
+
+/// Waits until `child` itself listens on 127.0.0.1 and returns the port; an error when it
+/// exits first or does not listen within `timeout`.
+pub fn wait_for_own_listener(child: &mut ChildGuard, timeout: Duration) -> Result<u16, String> {
+    let start = Instant::now();
+    loop {
+        if let Some(port) = listening_ports(child.pid()).first() {
+            return Ok(*port);
+        }
+        match child.0.try_wait() {
+            Ok(Some(status)) => return Err(format!("exited with {status} before listening")),
+            Ok(None) => {}
+            Err(error) => return Err(format!("cannot wait for it: {error}")),
+        }
+        if start.elapsed() > timeout {
+            return Err(format!("not listening on 127.0.0.1 within {timeout:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Waits until every thread of `pid` sleeps: right after exec a process still runs its
 /// startup, and on a busy machine it may be caught runnable.
 pub fn wait_until_asleep(pid: u32) {
@@ -147,17 +197,25 @@ impl Exporter {
         Exporter::start_in(dir, &["--config.file", "config.yaml"])
     }
 
-    /// Starts the exporter in `dir` with `args` (plus the listen address).
+    /// Starts the exporter in `dir` with `args` (plus the listen address), waiting until it
+    /// listens.
+    ///
+    /// It binds port 0 and the port is read back from `/proc`, rather than a port taken from
+    /// [`free_port`]: that port is free only until someone else binds it (another test's
+    /// exporter picking the same one, any process on the machine). Then this exporter exits
+    /// with "address in use", [`wait_for_port`] is answered by the stranger, and the test
+    /// talks to a process it does not own, seeing its pages and, when its owner stops it, a
+    /// "Connection reset by peer".
     pub fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Exporter {
-        let port = free_port();
-        let child = ChildGuard::spawn(
+        let mut child = ChildGuard::spawn(
             Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
                 .current_dir(dir.path())
                 .args(args)
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--web.listen-address=127.0.0.1:0")
                 .arg("--log.level=debug"),
         );
-        wait_for_port(port, Duration::from_secs(10));
+        let port = wait_for_own_listener(&mut child, Duration::from_secs(10))
+            .unwrap_or_else(|problem| panic!("the exporter: {problem}"));
         Exporter { child, port, dir }
     }
 
