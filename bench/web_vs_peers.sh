@@ -16,9 +16,9 @@
 #
 # For each exporter: RSS once it listens, before its first scrape; wrk requests/s and p50/p99
 # latency of its metrics page at 1 and 16 connections; CPU seconds per 1,000 scrapes
-# (utime+stime from /proc/PID/stat around both wrk runs); RSS after the load. One table at the
-# end, one row per job, each cell "peer / ours", and ours/peer ratios for requests/s at 1
-# connection, CPU per scrape and RSS after the load.
+# (utime+stime from /proc/PID/stat around both wrk runs); RSS and its anonymous part (RssAnon)
+# after the load. One table at the end, one row per job, each cell "peer / ours", and ours/peer
+# ratios for requests/s at 1 connection, CPU per scrape and RSS after the load.
 #
 # Bounded: every wrk run lasts DURATION seconds (default 10, and is killed 30 s past that),
 # everything listens on 127.0.0.1, each app and exporter is stopped when its job ends, and every
@@ -251,6 +251,9 @@ EOF
 
 ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# The anonymous part of the RSS: the process' own memory, without the pages of its binary and
+# libraries, which the kernel maps from the page cache and can take back.
+anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 HZ=$(getconf CLK_TCK)
 declare -A FIG # job.side.figure -> value; side is peer or ours
 
@@ -294,6 +297,7 @@ measure() { # job side port path up-metric command...
     after=$(ticks "$pid")
     FIG[$job.$side.cpu]=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$total" 'BEGIN {printf "%.4f", t / hz / n * 1000}')
     FIG[$job.$side.rss]=$(rss_kib "$pid")
+    FIG[$job.$side.anon]=$(anon_kib "$pid")
     stop "$pid"
 }
 
@@ -451,10 +455,10 @@ pair() { printf '%s / %s' "$1" "$2"; } # peer / ours
 echo
 echo "sidecar-exporter: $("$BIN" --version); wrk ${DURATION}s per run at 1 then 16 connections"
 echo "each cell: peer / ours; CPU = exporter utime+stime over both runs / scrapes × 1000;"
-echo "idle RSS = before the first scrape; ratios ours / peer"
+echo "idle RSS = before the first scrape; anon = RssAnon after the load; ratios ours / peer"
 echo
-echo "| job | peer | c1 req/s | c1 p50 | c1 p99 | c16 req/s | c16 p50 | c16 p99 | CPU s / 1k scrapes | idle RSS MiB | RSS after MiB | c1 req/s ratio | CPU ratio | RSS ratio |"
-echo '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+echo "| job | peer | c1 req/s | c1 p50 | c1 p99 | c16 req/s | c16 p50 | c16 p99 | CPU s / 1k scrapes | idle RSS MiB | RSS after MiB | anon MiB | c1 req/s ratio | CPU ratio | RSS ratio |"
+echo '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
 for job in $JOBS; do
     row="| $job | ${PEER_OF[$job]#prometheus-} $(peer_version "${PEER_OF[$job]}")"
     for c in c1 c16; do
@@ -462,7 +466,7 @@ for job in $JOBS; do
         for f in p50 p99; do row+=" | $(pair "${FIG[$job.peer.${c}_$f]}" "${FIG[$job.ours.${c}_$f]}")"; done
     done
     row+=" | $(pair "$(cpu3 "${FIG[$job.peer.cpu]}")" "$(cpu3 "${FIG[$job.ours.cpu]}")")"
-    for f in idle_rss rss; do
+    for f in idle_rss rss anon; do
         row+=" | $(pair "$(mib "${FIG[$job.peer.$f]}")" "$(mib "${FIG[$job.ours.$f]}")")"
     done
     row+=" | $(ratio "${FIG[$job.ours.c1_rps]}" "${FIG[$job.peer.c1_rps]}")"
