@@ -41,7 +41,7 @@ fn families(series: usize) -> Vec<MetricFamily> {
                 ]
             };
             let value = |i: usize| {
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     (i * 37) as f64
                 } else {
                     i as f64 * 0.731

@@ -441,7 +441,7 @@ async fn discovery_loop(state: Arc<AppState>, interval: Duration) {
             tokio::task::spawn_blocking(move || crate::discover::evidence::listening_set(&root))
                 .await
                 .unwrap_or_default();
-        let due = last_round.map_or(true, |at| at.elapsed() >= interval);
+        let due = last_round.is_none_or(|at| at.elapsed() >= interval);
         if !due || probed_sockets.as_ref() == Some(&sockets) {
             continue;
         }

@@ -787,7 +787,7 @@ impl Parser {
                 Some('.') => {
                     self.pos += 1;
                     // A lone `.` (as in `{.}`) is the current node.
-                    if self.peek().map_or(true, |c| ends_name(c) && c != '*') {
+                    if self.peek().is_none_or(|c| ends_name(c) && c != '*') {
                         continue;
                     }
                     steps.push(self.dotted()?);

@@ -256,7 +256,7 @@ pub async fn serve(
             Err(error) => {
                 // Out of descriptors, most likely: make room by closing the oldest idle
                 // connection, and say so at most every ten seconds rather than per attempt.
-                if last_accept_warning.map_or(true, |at| at.elapsed() > Duration::from_secs(10)) {
+                if last_accept_warning.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
                     tracing::warn!(%error, open = connections.len(), "cannot accept a connection; closing the oldest idle one");
                     last_accept_warning = Some(Instant::now());
                 }

@@ -155,7 +155,7 @@ impl Postgres {
         while self
             .rows_as_text("SELECT pid FROM pg_stat_replication WHERE state = 'streaming'")
             .as_array()
-            .map_or(true, Vec::is_empty)
+            .is_none_or(Vec::is_empty)
         {
             assert!(
                 started.elapsed() < Duration::from_secs(30),
