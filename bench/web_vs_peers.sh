@@ -316,70 +316,59 @@ peer_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null | sed 's/-[^-]*$
 # --- the jobs -------------------------------------------------------------------------------
 # Each job starts its app, measures ours then the peer against it, and stops the app.
 
+# Ours, then the peer, on the app the job started, which is stopped afterwards. `{port}` in the
+# peer's command is the port it is to listen on.
+ours_then_peer() { # job up-metric collector-yaml peer-path peer-command...
+    local job=$1 up=$2 collector=$3 path=$4 p
+    shift 4
+    measure_ours "$job" "$up" "$collector"
+    p=$(port)
+    measure "$job" peer "$p" "$path" "$up" "${@//\{port\}/$p}"
+    stop "$APP_PID"
+}
+
 job_nginx() {
     start_nginx
-    local url="http://127.0.0.1:$APP_PORT/stub_status" p
-    measure_ours nginx nginx_up "  - {name: nginx, preset: nginx, url: \"$url\"}"
-    p=$(port)
-    measure nginx peer "$p" /metrics nginx_up \
-        prometheus-nginx-exporter --nginx.scrape-uri "$url" --web.listen-address "127.0.0.1:$p"
-    stop "$APP_PID"
+    local url="http://127.0.0.1:$APP_PORT/stub_status"
+    ours_then_peer nginx nginx_up "  - {name: nginx, preset: nginx, url: \"$url\"}" /metrics \
+        prometheus-nginx-exporter --nginx.scrape-uri "$url" --web.listen-address "127.0.0.1:{port}"
 }
 
 job_apache() {
     start_apache
-    local url="http://127.0.0.1:$APP_PORT/server-status?auto" p
-    measure_ours apache apache_up "  - {name: apache, preset: apache, url: \"$url\"}"
-    p=$(port)
-    measure apache peer "$p" /metrics apache_up \
-        prometheus-apache-exporter --scrape_uri "$url" --telemetry.address "127.0.0.1:$p"
-    stop "$APP_PID"
+    local url="http://127.0.0.1:$APP_PORT/server-status?auto"
+    ours_then_peer apache apache_up "  - {name: apache, preset: apache, url: \"$url\"}" /metrics \
+        prometheus-apache-exporter --scrape_uri "$url" --telemetry.address "127.0.0.1:{port}"
 }
 
 job_haproxy() {
     start_haproxy
-    local url="http://127.0.0.1:$APP_PORT/stats;csv" p
-    measure_ours haproxy haproxy_up "  - {name: haproxy, preset: haproxy, url: \"$url\"}"
-    p=$(port)
-    measure haproxy peer "$p" /metrics haproxy_up \
-        prometheus-haproxy-exporter --haproxy.scrape-uri "$url" --web.listen-address "127.0.0.1:$p"
-    stop "$APP_PID"
+    local url="http://127.0.0.1:$APP_PORT/stats;csv"
+    ours_then_peer haproxy haproxy_up "  - {name: haproxy, preset: haproxy, url: \"$url\"}" /metrics \
+        prometheus-haproxy-exporter --haproxy.scrape-uri "$url" --web.listen-address "127.0.0.1:{port}"
 }
 
 job_redis() {
     start_redis
-    local p
-    measure_ours redis redis_up "  - {name: redis, preset: redis, address: \"127.0.0.1:$APP_PORT\"}"
-    p=$(port)
-    measure redis peer "$p" /metrics redis_up \
-        prometheus-redis-exporter --redis.addr "redis://127.0.0.1:$APP_PORT" --web.listen-address "127.0.0.1:$p"
-    stop "$APP_PID"
+    ours_then_peer redis redis_up "  - {name: redis, preset: redis, address: \"127.0.0.1:$APP_PORT\"}" /metrics \
+        prometheus-redis-exporter --redis.addr "redis://127.0.0.1:$APP_PORT" --web.listen-address "127.0.0.1:{port}"
 }
 
 job_bind() {
     start_named
-    local p
-    measure_ours bind bind_up "  - {name: bind, preset: bind, url: \"http://127.0.0.1:$APP_PORT/json/v1\"}"
-    p=$(port)
-    measure bind peer "$p" /metrics bind_up \
-        prometheus-bind-exporter --bind.stats-url "http://127.0.0.1:$APP_PORT/" --web.listen-address "127.0.0.1:$p"
-    stop "$APP_PID"
+    ours_then_peer bind bind_up "  - {name: bind, preset: bind, url: \"http://127.0.0.1:$APP_PORT/json/v1\"}" /metrics \
+        prometheus-bind-exporter --bind.stats-url "http://127.0.0.1:$APP_PORT/" --web.listen-address "127.0.0.1:{port}"
 }
 
 job_squid() {
     start_squid
-    local p
-    measure_ours squid squid_up "  - {name: squid, preset: squid, url: \"http://127.0.0.1:$APP_PORT/squid-internal-mgr\"}"
-    p=$(port)
-    measure squid peer "$p" /metrics squid_up \
-        prometheus-squid-exporter -squid-hostname 127.0.0.1 -squid-port "$APP_PORT" -listen "127.0.0.1:$p"
-    stop "$APP_PID"
+    ours_then_peer squid squid_up "  - {name: squid, preset: squid, url: \"http://127.0.0.1:$APP_PORT/squid-internal-mgr\"}" /metrics \
+        prometheus-squid-exporter -squid-hostname 127.0.0.1 -squid-port "$APP_PORT" -listen "127.0.0.1:{port}"
 }
 
 job_http_probe() {
     start_nginx
-    local target="http://127.0.0.1:$APP_PORT/hello.txt" p
-    measure_ours http_probe probe_success "  - {name: probe, kind: http_probe, url: \"$target\"}"
+    local target="http://127.0.0.1:$APP_PORT/hello.txt"
     cat >"$WORK/blackbox.yml" <<'EOF'
 modules:
   http_2xx:
@@ -387,10 +376,9 @@ modules:
     http:
       preferred_ip_protocol: ip4
 EOF
-    p=$(port)
-    measure http_probe peer "$p" "/probe?target=$target&module=http_2xx" probe_success \
-        prometheus-blackbox-exporter --config.file "$WORK/blackbox.yml" --web.listen-address "127.0.0.1:$p"
-    stop "$APP_PID"
+    ours_then_peer http_probe probe_success "  - {name: probe, kind: http_probe, url: \"$target\"}" \
+        "/probe?target=$target&module=http_2xx" \
+        prometheus-blackbox-exporter --config.file "$WORK/blackbox.yml" --web.listen-address "127.0.0.1:{port}"
 }
 
 # A cached scrape against the floor: nginx serving the same page as a static file. Ours answers
