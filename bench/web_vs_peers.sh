@@ -81,31 +81,39 @@ stop() {
 # --- the apps -------------------------------------------------------------------------------
 # Each start_* starts one app in its own directory under $WORK and sets APP_PID and APP_PORT.
 
+# An nginx config serving DIR/www on PORT, one worker; extra lines for the top level and the
+# server block.
+nginx_conf() { # dir port top-lines server-lines
+    cat <<EOF
+user root root;
+worker_processes 1;
+$3
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $1/body;
+    proxy_temp_path $1/proxy;
+    fastcgi_temp_path $1/fastcgi;
+    uwsgi_temp_path $1/uwsgi;
+    scgi_temp_path $1/scgi;
+    default_type text/plain;
+    server {
+        listen 127.0.0.1:$2;
+        root $1/www;
+        $4
+    }
+}
+EOF
+}
+
 start_nginx() { # nginx with stub_status and a small page (/hello.txt)
     local d="$WORK/nginx"
     APP_PORT=$(port)
     mkdir -p "$d/www"
     echo hello >"$d/www/hello.txt"
-    cat >"$d/nginx.conf" <<EOF
-user root root;
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $d/body;
-    proxy_temp_path $d/proxy;
-    fastcgi_temp_path $d/fastcgi;
-    uwsgi_temp_path $d/uwsgi;
-    scgi_temp_path $d/scgi;
-    server {
-        listen 127.0.0.1:$APP_PORT;
-        root $d/www;
-        location = /stub_status { stub_status; }
-    }
-}
-EOF
+    nginx_conf "$d" "$APP_PORT" "" "location = /stub_status { stub_status; }" >"$d/nginx.conf"
     nginx -c "$d/nginx.conf" -e "$d/error.log" -g 'daemon off;' &
     APP_PID=$!
     PIDS+=("$APP_PID")
@@ -388,38 +396,18 @@ job_nginx_cached() {
     start_nginx
     local url="http://127.0.0.1:$APP_PORT/stub_status" p pid d="$WORK/nginx-static"
     local collector="  - {name: nginx, preset: nginx, url: \"$url\"}" top=$'global:\n  min_interval: 1h\n'
-    mkdir -p "$d"
+    mkdir -p "$d/www"
     p=$(port)
     printf '%scollectors:\n%s\n' "$top" "$collector" >"$WORK/save-page.yaml"
     "$BIN" --config.file "$WORK/save-page.yaml" --web.listen-address "127.0.0.1:$p" --log.level warn &
     pid=$!
     PIDS+=("$pid")
     wait_port "$p"
-    curl -sf "http://127.0.0.1:$p/metrics" >"$d/metrics"
+    curl -sf "http://127.0.0.1:$p/metrics" >"$d/www/metrics"
     stop "$pid"
     measure_ours nginx_cached nginx_up "$collector" "$top"
     p=$(port)
-    cat >"$d/nginx.conf" <<EOF
-user root root;
-worker_processes 1;
-master_process off;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $d/body;
-    proxy_temp_path $d/proxy;
-    fastcgi_temp_path $d/fastcgi;
-    uwsgi_temp_path $d/uwsgi;
-    scgi_temp_path $d/scgi;
-    default_type text/plain;
-    server {
-        listen 127.0.0.1:$p;
-        root $d;
-    }
-}
-EOF
+    nginx_conf "$d" "$p" "master_process off;" "" >"$d/nginx.conf"
     measure nginx_cached peer "$p" /metrics nginx_up nginx -c "$d/nginx.conf" -e "$d/error.log" -g 'daemon off;'
     stop "$APP_PID"
 }
