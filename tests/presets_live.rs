@@ -13,7 +13,8 @@ use std::time::Duration;
 use common::exposition::{compare, family, parse};
 use common::servers::{run_ok, start_haproxy, PhpFpmBehindNginx, Redis};
 use common::{
-    free_port, http_get, require_tool, sample_value, wait_for_port, ChildGuard, Exporter,
+    free_port, http_get, require_tool, sample_value, spawn_listening, wait_for_port, ChildGuard,
+    Exporter,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -89,14 +90,13 @@ fn redis_side_by_side_with_redis_exporter() {
     redis.cli(&["config", "set", "slowlog-log-slower-than", "1000000"]);
 
     let peer_bin = require_tool("prometheus-redis-exporter", "prometheus-redis-exporter");
-    let peer_port = free_port();
-    let _peer = ChildGuard::spawn(
+    let (_peer, peer_port) = spawn_listening(
         Command::new(peer_bin)
             .arg(format!("--redis.addr=redis://127.0.0.1:{}", redis.port))
-            .arg(format!("--web.listen-address=127.0.0.1:{peer_port}"))
+            .arg("--web.listen-address=127.0.0.1:0")
             .stderr(Stdio::null()),
+        "the peer exporter",
     );
-    wait_for_port(peer_port, Duration::from_secs(10));
     let exporter = Exporter::start(&format!(
         "collectors:\n{}",
         redis_config("redis", redis.port, "")
@@ -486,14 +486,13 @@ fn haproxy_side_by_side_with_haproxy_exporter() {
     }
     let url = format!("http://127.0.0.1:{stats}/stats;csv");
     let peer_bin = require_tool("prometheus-haproxy-exporter", "prometheus-haproxy-exporter");
-    let peer_port = free_port();
-    let _peer = ChildGuard::spawn(
+    let (_peer, peer_port) = spawn_listening(
         Command::new(peer_bin)
             .arg(format!("--haproxy.scrape-uri={url}"))
-            .arg(format!("--web.listen-address=127.0.0.1:{peer_port}"))
+            .arg("--web.listen-address=127.0.0.1:0")
             .stderr(Stdio::null()),
+        "the peer exporter",
     );
-    wait_for_port(peer_port, Duration::from_secs(10));
     let exporter = Exporter::start(&format!(
         "collectors:\n  - name: lb\n    preset: haproxy\n    url: '{url}'\n"
     ));

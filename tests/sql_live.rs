@@ -16,9 +16,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{
-    eventually, free_port, http_get, require_tool, sample_value, wait_for_port, ChildGuard,
-};
+use common::{eventually, http_get, require_tool, sample_value, spawn_listening, ChildGuard};
 use db_support::{Mariadb, Postgres, PASSWORD};
 
 /// The sidecar with its log in a file (to look for the password in it).
@@ -36,16 +34,15 @@ impl Sidecar {
             std::fs::write(dir.path().join(name), content).unwrap();
         }
         let log = File::create(dir.path().join("log")).unwrap();
-        let port = free_port();
-        let child = ChildGuard::spawn(
+        let (child, port) = spawn_listening(
             Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
                 .current_dir(dir.path())
                 .args(["--config.file", "config.yaml", "--log.level=debug"])
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--web.listen-address=127.0.0.1:0")
                 .stdout(log.try_clone().unwrap())
                 .stderr(log),
+            "the exporter",
         );
-        wait_for_port(port, Duration::from_secs(10));
         Sidecar {
             _child: child,
             port,
@@ -234,10 +231,9 @@ fn the_postgres_preset_gives_the_peers_series() {
     let pg = Postgres::start();
     // A replica, so that the replication families have rows on the primary.
     let _standby = pg.start_standby();
-    let peer_port = free_port();
-    let _peer = ChildGuard::spawn(
+    let (_peer, peer_port) = spawn_listening(
         Command::new(peer_bin)
-            .arg(format!("--web.listen-address=127.0.0.1:{peer_port}"))
+            .arg("--web.listen-address=127.0.0.1:0")
             .env(
                 "DATA_SOURCE_NAME",
                 format!(
@@ -247,8 +243,8 @@ fn the_postgres_preset_gives_the_peers_series() {
             )
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
+        "postgres_exporter",
     );
-    wait_for_port(peer_port, Duration::from_secs(10));
     let config = format!(
         "collectors:\n  - name: pg\n    preset: postgres\n    dsn: postgresql://postgres@127.0.0.1:{}/postgres?sslmode=disable\n    password_file: password\n",
         pg.port
@@ -481,15 +477,14 @@ fn the_mysql_preset_gives_the_peers_series_on_mariadb() {
         ),
     )
     .unwrap();
-    let peer_port = free_port();
-    let _peer = ChildGuard::spawn(
+    let (_peer, peer_port) = spawn_listening(
         Command::new(peer_bin)
             .arg(format!("--config.my-cnf={}", my_cnf.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{peer_port}"))
+            .arg("--web.listen-address=127.0.0.1:0")
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
+        "mysqld_exporter",
     );
-    wait_for_port(peer_port, Duration::from_secs(10));
     let config = format!(
         "collectors:\n  - name: db\n    preset: mysql\n    dsn: mysql://exporter@127.0.0.1:{}/\n    password_file: password\n",
         db.port

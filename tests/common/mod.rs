@@ -108,6 +108,16 @@ pub fn wait_for_own_listener(child: &mut ChildGuard, timeout: Duration) -> Resul
     }
 }
 
+/// Starts `command`, told to listen on `127.0.0.1:0`, and returns it with the port it bound
+/// (read from `/proc`, see [`Exporter::start_in`] for why not a port picked beforehand).
+/// `what` names it in the panic when it exits or does not listen within 10 s.
+pub fn spawn_listening(command: &mut Command, what: &str) -> (ChildGuard, u16) {
+    let mut child = ChildGuard::spawn(command);
+    let port = wait_for_own_listener(&mut child, Duration::from_secs(10))
+        .unwrap_or_else(|problem| panic!("{what}: {problem}"));
+    (child, port)
+}
+
 /// Waits until every thread of `pid` sleeps: right after exec a process still runs its
 /// startup, and on a busy machine it may be caught runnable.
 pub fn wait_until_asleep(pid: u32) {
@@ -207,15 +217,14 @@ impl Exporter {
     /// talks to a process it does not own, seeing its pages and, when its owner stops it, a
     /// "Connection reset by peer".
     pub fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Exporter {
-        let mut child = ChildGuard::spawn(
+        let (child, port) = spawn_listening(
             Command::new(env!("CARGO_BIN_EXE_sidecar-exporter"))
                 .current_dir(dir.path())
                 .args(args)
                 .arg("--web.listen-address=127.0.0.1:0")
                 .arg("--log.level=debug"),
+            "the exporter",
         );
-        let port = wait_for_own_listener(&mut child, Duration::from_secs(10))
-            .unwrap_or_else(|problem| panic!("the exporter: {problem}"));
         Exporter { child, port, dir }
     }
 
