@@ -283,6 +283,18 @@ fn open_fds() -> Option<u64> {
     procfs::count_fds(Path::new("/proc/self/fd")).ok()
 }
 
+/// The CPU time of the process: its CPU clock, or, on a kernel built without POSIX timers
+/// (which has no CPU clocks), utime+stime of `/proc/self/stat` in ticks.
+fn cpu_seconds() -> Option<f64> {
+    use rustix::time::{clock_gettime_dynamic, ClockId, DynamicClockId};
+    if let Ok(cpu) = clock_gettime_dynamic(DynamicClockId::Known(ClockId::ProcessCPUTime)) {
+        return Some(cpu.tv_sec as f64 + cpu.tv_nsec as f64 / 1e9);
+    }
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let stat = procfs::parse_stat(&stat)?;
+    Some((stat.utime + stat.stime) as f64 / procfs::CLOCK_TICKS_PER_SECOND as f64)
+}
+
 /// The figures of a scrape, each from the cheapest source that gives the value client
 /// libraries export: the CPU clock and the descriptor limit from system calls (reading them
 /// from `/proc/self/stat` and `/proc/self/limits` made the kernel format both files whole on
@@ -297,12 +309,11 @@ fn read_self() -> Option<SelfStats> {
         .map(|field| field.parse::<f64>().ok());
     let (virtual_pages, resident_pages) = (pages.next()??, pages.next()??);
     let page_size = procfs::page_size() as f64;
-    let cpu = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
     let max_fds = rustix::process::getrlimit(rustix::process::Resource::Nofile)
         .current
         .unwrap_or(u64::MAX);
     Some(SelfStats {
-        cpu_seconds: cpu.tv_sec as f64 + cpu.tv_nsec as f64 / 1e9,
+        cpu_seconds: cpu_seconds()?,
         resident_bytes: resident_pages * page_size,
         virtual_bytes: virtual_pages * page_size,
         start_time_seconds: start_time_seconds(),
