@@ -244,7 +244,8 @@ pub async fn run_on(evidence: &Evidence, options: &Options, rules: &[Rule]) -> R
     let deadline = started + options.round_budget;
     let metrics_probe = ProbeSpec::Http {
         path: METRICS_PATH.to_string(),
-        expect: Regex::new(METRICS_EXPECT).unwrap_or_else(|_| unreachable_regex()),
+        expect: Regex::new(METRICS_EXPECT)
+            .unwrap_or_else(|e| unreachable!("the pattern is a constant: {e}")),
     };
     let reachable: Vec<(&Socket, SocketAddr)> = evidence
         .sockets
@@ -286,7 +287,8 @@ pub async fn run_on(evidence: &Evidence, options: &Options, rules: &[Rule]) -> R
         .filter_map(|c| c.rule.map(|r| (r.preset, c.socket.port)))
         .collect();
     let mut probes = candidates.len();
-    let (mut confirmed, mut cut_short) = probe_all(candidates, options, deadline).await;
+    let (mut confirmed, mut cut_short) =
+        probe_all(candidates, options, deadline, &metrics_probe).await;
 
     // Then presets whose app runs but listens elsewhere (a unix socket, FastCGI) on the ports
     // where a web server was just confirmed.
@@ -320,7 +322,7 @@ pub async fn run_on(evidence: &Evidence, options: &Options, rules: &[Rule]) -> R
         }
     }
     probes += behind.len();
-    let (found, short) = probe_all(behind, options, deadline).await;
+    let (found, short) = probe_all(behind, options, deadline, &metrics_probe).await;
     confirmed.extend(found);
     cut_short |= short;
 
@@ -337,7 +339,7 @@ pub async fn run_on(evidence: &Evidence, options: &Options, rules: &[Rule]) -> R
         })
         .collect();
     probes += own_metrics.len();
-    let (found, short) = probe_all_with(own_metrics, options, deadline, &metrics_probe).await;
+    let (found, short) = probe_all(own_metrics, options, deadline, &metrics_probe).await;
     confirmed.extend(found);
     cut_short |= short;
 
@@ -383,27 +385,10 @@ pub async fn run_on(evidence: &Evidence, options: &Options, rules: &[Rule]) -> R
     round
 }
 
-/// A pattern that never matches, should the built-in pattern ever fail to compile.
-fn unreachable_regex() -> Regex {
-    Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("a constant pattern compiles"))
-}
-
-async fn probe_all<'a>(
-    candidates: Vec<Candidate<'a>>,
-    options: &Options,
-    deadline: Instant,
-) -> (Vec<Candidate<'a>>, bool) {
-    let placeholder = ProbeSpec::Tcp {
-        send: Vec::new(),
-        expect: unreachable_regex(),
-    };
-    probe_all_with(candidates, options, deadline, &placeholder).await
-}
-
 /// Probes the candidates (each with its rule's probe, or `default` without a rule), at most
 /// [`CONCURRENT_PROBES`] at once, none started after `deadline`; returns the confirmed ones and
 /// whether the deadline cut the round short.
-async fn probe_all_with<'a>(
+async fn probe_all<'a>(
     candidates: Vec<Candidate<'a>>,
     options: &Options,
     deadline: Instant,
