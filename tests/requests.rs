@@ -127,8 +127,10 @@ fn check(config: &str) -> String {
 
 #[test]
 fn config_errors_point_at_the_request() {
-    let shared_command = check(
-        "collectors:
+    // (config, the position named, words of the message)
+    let cases = [
+        (
+            "collectors:
   - name: cache
     kind: tcp_text
     address: 127.0.0.1:6379
@@ -137,15 +139,11 @@ fn config_errors_point_at_the_request() {
     requests:
       - {name: info, command: \"INFO\\r\\n\"}
 ",
-    );
-    assert!(
-        shared_command.contains("config.yaml:5:5:")
-            && shared_command.contains("each entry of `requests:`"),
-        "{shared_command}"
-    );
-
-    let twice = check(
-        "collectors:
+            "config.yaml:5:5:",
+            "each entry of `requests:`",
+        ),
+        (
+            "collectors:
   - name: cache
     kind: tcp_text
     address: 127.0.0.1:6379
@@ -154,14 +152,11 @@ fn config_errors_point_at_the_request() {
       - {name: info, command: \"INFO\\r\\n\"}
       - {name: info, command: \"INFO\\r\\n\"}
 ",
-    );
-    assert!(
-        twice.contains("config.yaml:8:10:") && twice.contains("two requests are named \"info\""),
-        "{twice}"
-    );
-
-    let bad_escape = check(
-        "collectors:
+            "config.yaml:8:10:",
+            "two requests are named \"info\"",
+        ),
+        (
+            "collectors:
   - name: cache
     kind: tcp_text
     address: 127.0.0.1:6379
@@ -170,37 +165,37 @@ fn config_errors_point_at_the_request() {
       - name: info
         command: \"INFO\\\\q\"
 ",
-    );
-    assert!(
-        bad_escape.contains("config.yaml:8:9:") && bad_escape.contains("unknown escape"),
-        "{bad_escape}"
-    );
-
-    let no_format = check(
-        "collectors:
+            "config.yaml:8:9:",
+            "unknown escape",
+        ),
+        (
+            "collectors:
   - name: app
     kind: http_text
     url: http://127.0.0.1:8080/
     requests:
       - {name: a, path: a.txt}
 ",
-    );
-    assert!(
-        no_format.contains("config.yaml:6:9:") && no_format.contains("needs `format:`"),
-        "{no_format}"
-    );
-
-    let unknown = check(
-        "collectors:
+            "config.yaml:6:9:",
+            "needs `format:`",
+        ),
+        (
+            "collectors:
   - name: app
     kind: http_json
     url: http://127.0.0.1:8080/
     requests:
       - {name: a, path: a.json, command: x}
 ",
-    );
-    assert!(
-        unknown.contains("config.yaml:6:33:") && unknown.contains("unknown field `command`"),
-        "{unknown}"
-    );
+            "config.yaml:6:33:",
+            "unknown field `command`",
+        ),
+    ];
+    for (config, position, words) in cases {
+        let error = check(config);
+        assert!(
+            error.contains(position) && error.contains(words),
+            "{config}\n→ {error}"
+        );
+    }
 }
