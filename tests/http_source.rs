@@ -237,6 +237,11 @@ async fn nginx_basic_auth_and_bearer_tokens() {
     let source_with_userinfo = HttpSource::from_config(&cfg_for(&with_userinfo)).unwrap();
     assert!(!source_with_userinfo.target().contains(PASSWORD));
     assert!(!source_with_userinfo.target().contains(USER));
+    let body = source_with_userinfo
+        .fetch(&ctx(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(&body[..], b"private area\n");
 
     // Bearer token from a file, re-read when the file changes.
     let token_file = nginx.dir().join("token");
@@ -277,10 +282,6 @@ async fn connections_are_kept_alive_between_fetches() {
         let first = stub_status_accepts(&source.fetch(&ctx(Duration::from_secs(5))).await.unwrap());
         let mut last = first;
         for _ in 0..2 {
-            // Scrapes are seconds apart. The HTTP client hands a connection back to its pool from
-            // a task of its own once the answer is read; a fetch issued in the same instant on a
-            // busy machine can find the pool still empty and open a second connection.
-            tokio::time::sleep(Duration::from_millis(300)).await;
             last = stub_status_accepts(&source.fetch(&ctx(Duration::from_secs(5))).await.unwrap());
         }
         assert_eq!(last, first, "{url}: each fetch opened a new connection");
@@ -346,4 +347,105 @@ async fn nginx_over_tls() {
         ..Default::default()
     });
     assert_eq!(fetch(&cfg).await.unwrap(), HELLO);
+}
+
+/// Reads one request head (up to the blank line) from a kept-alive connection.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await.ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_names_the_host_and_the_exporter() {
+    // Answers each request with its own head, lower-cased.
+    let port = fault_server(|mut stream| async move {
+        while let Some(head) = read_head(&mut stream).await {
+            let body = head.to_ascii_lowercase();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if stream.write_all(answer.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    // By name too: `localhost` may resolve to ::1 first, where nothing listens.
+    for host in ["127.0.0.1", "localhost"] {
+        let head = fetch(&cfg_for(&format!("http://{host}:{port}/status?full")))
+            .await
+            .unwrap();
+        assert!(head.starts_with("get /status?full http/1.1\r\n"), "{head}");
+        assert!(
+            head.contains(&format!("\r\nhost: {host}:{port}\r\n")),
+            "{head}"
+        );
+        assert!(head.contains("\r\nuser-agent: sidecar-exporter/"), "{head}");
+        assert!(!head.contains("accept-encoding"), "{head}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_app_closed_between_scrapes_is_replaced() {
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = connections.clone();
+    // Keeps nothing alive: one answer per connection, then closes without saying so.
+    let port = fault_server(move |mut stream| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if read_head(&mut stream).await.is_some() {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+                    .await;
+            }
+        }
+    })
+    .await;
+    let source = HttpSource::from_config(&cfg_for(&format!("http://127.0.0.1:{port}/"))).unwrap();
+    for _ in 0..3 {
+        let context = ctx(Duration::from_secs(5));
+        assert_eq!(&source.fetch(&context).await.unwrap()[..], b"ok\n");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+/// `gzipped body\n`, compressed by `gzip -n`.
+const GZIPPED: &[u8] = &[
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x4b, 0xaf, 0xca, 0x2c, 0x28, 0x48,
+    0x4d, 0x51, 0x48, 0xca, 0x4f, 0xa9, 0xe4, 0x02, 0x00, 0xdb, 0x55, 0xe5, 0xae, 0x0d, 0x00, 0x00,
+    0x00,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compressed_answer_is_decoded_when_asked_for_and_an_error_when_not() {
+    let port = fault_server(|mut stream| async move {
+        while read_head(&mut stream).await.is_some() {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                GZIPPED.len()
+            );
+            let mut answer = head.into_bytes();
+            answer.extend_from_slice(GZIPPED);
+            if stream.write_all(&answer).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let url = format!("http://127.0.0.1:{port}/");
+    let err = fetch(&cfg_for(&url)).await.unwrap_err();
+    assert_eq!(err.reason, Reason::Parse, "{err}");
+    assert!(err.message.contains("encoded (gzip)"), "{err}");
+    let mut asking = cfg_for(&url);
+    asking.headers = Some([("Accept-Encoding".to_string(), "gzip".to_string())].into());
+    assert_eq!(fetch(&asking).await.unwrap(), "gzipped body\n");
 }

@@ -1,12 +1,17 @@
 //! Collections of several requests (`requests:`): against a real nginx over TCP and its unix
 //! socket, the answers combine under their names; a failed optional request costs only its
 //! series; a failed required one fails the collection, naming the request. Config errors point
-//! at the request's key.
+//! at the request's key. HTTP requests go out at once, TCP ones one after the other.
 
 mod common;
 mod nginx_support;
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use common::{sample_value, Exporter};
 use nginx_support::Nginx;
@@ -111,6 +116,103 @@ fn answers_combine_under_their_names_over_tcp_and_unix_sockets() {
         page.contains("request &quot;absent&quot;") || page.contains("request \"absent\""),
         "{page}"
     );
+}
+
+/// How many requests a server had in hand at once, at most.
+#[derive(Clone, Default)]
+struct InFlight {
+    now: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+}
+
+impl InFlight {
+    /// Counts one request in while it waits (up to 500 ms) for a second one to arrive, so that
+    /// requests sent at once are seen together and requests sent in turn never are.
+    fn hold(&self) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        let start = Instant::now();
+        while self.now.load(Ordering::SeqCst) < 2 && start.elapsed() < Duration::from_millis(500) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.most
+            .fetch_max(self.now.load(Ordering::SeqCst), Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(20));
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A server on 127.0.0.1 that answers each line-ended request (an HTTP head, or a command) with
+/// `value: 1`, over HTTP/1.1 kept alive or, for `tcp`, closing after the answer.
+fn counting_server(tcp: bool) -> (u16, InFlight) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let in_flight = InFlight::default();
+    let counter = in_flight.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                    let request_ended = if tcp { true } else { line == "\r\n" };
+                    line.clear();
+                    if !request_ended {
+                        continue;
+                    }
+                    counter.hold();
+                    let answer = if tcp {
+                        "value: 1\n".to_string()
+                    } else {
+                        "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nvalue: 1\n".to_string()
+                    };
+                    if writer.write_all(answer.as_bytes()).is_err() || tcp {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, in_flight)
+}
+
+#[test]
+fn http_requests_go_out_at_once_and_tcp_ones_in_turn() {
+    let (http_port, http_in_flight) = counting_server(false);
+    let (tcp_port, tcp_in_flight) = counting_server(true);
+    let config = format!(
+        r#"collectors:
+  - name: over_http
+    kind: http_text
+    url: http://127.0.0.1:{http_port}/
+    format: {{type: kv, separator: ": "}}
+    requests:
+      - {{name: a, path: a}}
+      - {{name: b, path: b}}
+    metrics:
+      - {{name: http_a, path: '{{ .a.value }}'}}
+      - {{name: http_b, path: '{{ .b.value }}'}}
+  - name: over_tcp
+    kind: tcp_text
+    address: 127.0.0.1:{tcp_port}
+    format: {{type: kv, separator: ": "}}
+    requests:
+      - {{name: a, command: "a\n"}}
+      - {{name: b, command: "b\n"}}
+    metrics:
+      - {{name: tcp_a, path: '{{ .a.value }}'}}
+      - {{name: tcp_b, path: '{{ .b.value }}'}}
+"#
+    );
+    let exporter = Exporter::start(&config);
+    let text = exporter.metrics();
+    for series in ["http_a", "http_b", "tcp_a", "tcp_b"] {
+        assert_eq!(sample_value(&text, series), Some(1.0), "{series}: {text}");
+    }
+    assert_eq!(http_in_flight.most.load(Ordering::SeqCst), 2);
+    assert_eq!(tcp_in_flight.most.load(Ordering::SeqCst), 1);
 }
 
 fn check(config: &str) -> String {

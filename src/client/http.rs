@@ -1,19 +1,21 @@
 //! The `http` source: one HTTP(S) request per collection, over TCP or a unix socket.
 //!
-//! TCP targets use one `reqwest` client built at config load, so connections to the app are kept
-//! alive between scrapes. Unix-socket targets (`unix:/run/app.sock:/status`) go through
-//! [`super::unix`].
+//! Plain `http://` URLs and unix sockets (`unix:/run/app.sock:/status`) go through
+//! [`super::plain`], one kept-alive connection. TLS, redirects and compressed answers go through
+//! one `reqwest` client built at config load, which keeps its connections alive too.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
+use http::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, USER_AGENT,
+};
 use serde::Deserialize;
 
-use super::auth::{auth_from_config, Auth, BasicAuth};
+use super::auth::{auth_from_config, Auth, BasicAuth, Secret};
 use super::body::{LimitedBody, DEFAULT_MAX_RESPONSE_BYTES};
+use super::plain::{redact_unix_url, split_unix_url, PlainClient, PlainRequest};
 use super::tls::{apply_server_name, apply_tls, load_tls, TlsConfig};
-use super::unix::{redact_unix_url, split_unix_url, UnixClient};
 use crate::client::Source;
 use crate::collector::{CollectError, Context, Reason};
 use crate::config::KeyError;
@@ -76,11 +78,13 @@ pub struct HttpSource {
 }
 
 enum Transport {
-    Tcp {
+    /// `http://` without redirects, and unix sockets.
+    Plain(PlainClient),
+    /// TLS, redirects, or a compressed answer asked for in `headers`.
+    Reqwest {
         client: reqwest::Client,
         url: reqwest::Url,
     },
-    Unix(UnixClient),
 }
 
 impl HttpRequestConfig {
@@ -109,7 +113,13 @@ impl HttpSource {
             .ok_or("the `url` key is missing (http source)")?;
         let method = cfg.method()?;
         let mut headers = headers_from_config(cfg)?;
-        let auth = auth_from_config(cfg)?;
+        headers
+            .entry(USER_AGENT)
+            .or_insert(HeaderValue::from_static(concat!(
+                "sidecar-exporter/",
+                env!("CARGO_PKG_VERSION")
+            )));
+        let mut auth = auth_from_config(cfg)?;
         let max_bytes = cfg.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
         let (transport, display) = if let Some(rest) = url.strip_prefix("unix:") {
             let (socket, path) = split_unix_url(rest).map_err(|e| KeyError::at("url", e))?;
@@ -120,7 +130,7 @@ impl HttpSource {
                 ));
             }
             let display = redact_unix_url(&socket, &path);
-            (Transport::Unix(UnixClient::new(socket, path)), display)
+            (Transport::Plain(PlainClient::unix(socket, path)), display)
         } else {
             let mut parsed = reqwest::Url::parse(url)
                 .map_err(|e| KeyError::at("url", format!("url {url:?} is not valid: {e}")))?;
@@ -134,30 +144,41 @@ impl HttpSource {
                 ));
             }
             let display = redact_url(&parsed);
-            let mut builder = reqwest::Client::builder()
-                .redirect(if cfg.follow_redirects.unwrap_or(false) {
+            if auth.is_none() {
+                auth = auth_from_userinfo(&parsed);
+            }
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            let follow_redirects = cfg.follow_redirects.unwrap_or(false);
+            let transport = if parsed.scheme() == "http"
+                && cfg.tls_config.is_none()
+                && !follow_redirects
+                && !headers.contains_key(ACCEPT_ENCODING)
+            {
+                Transport::Plain(PlainClient::tcp(&parsed).map_err(|e| KeyError::at("url", e))?)
+            } else {
+                let mut builder = reqwest::Client::builder().redirect(if follow_redirects {
                     reqwest::redirect::Policy::limited(10)
                 } else {
                     reqwest::redirect::Policy::none()
-                })
-                .user_agent(concat!("sidecar-exporter/", env!("CARGO_PKG_VERSION")));
-            if let Some(tls) = &cfg.tls_config {
-                builder = apply_tls(builder, &load_tls(tls)?);
-                if let Some(server_name) = &tls.server_name {
-                    builder = apply_server_name(builder, &mut parsed, server_name, &mut headers)
-                        .map_err(|e| KeyError::at("server_name", e).below("tls_config"))?;
+                });
+                if let Some(tls) = &cfg.tls_config {
+                    builder = apply_tls(builder, &load_tls(tls)?);
+                    if let Some(server_name) = &tls.server_name {
+                        builder =
+                            apply_server_name(builder, &mut parsed, server_name, &mut headers)
+                                .map_err(|e| KeyError::at("server_name", e).below("tls_config"))?;
+                    }
                 }
-            }
-            let client = builder
-                .build()
-                .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
-            (
-                Transport::Tcp {
+                let client = builder
+                    .build()
+                    .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
+                Transport::Reqwest {
                     client,
                     url: parsed,
-                },
-                display,
-            )
+                }
+            };
+            (transport, display)
         };
         Ok(HttpSource {
             transport,
@@ -186,17 +207,19 @@ impl HttpSource {
         }
         let exchange = async {
             match &self.transport {
-                Transport::Tcp { client, url } => self.fetch_tcp(ctx, client, url, headers).await,
-                Transport::Unix(unix) => {
-                    unix.fetch(
-                        ctx,
-                        &self.method,
+                Transport::Plain(plain) => {
+                    let request = PlainRequest {
+                        method: &self.method,
                         headers,
-                        self.body.clone(),
-                        &self.valid_status_codes,
-                        self.max_bytes,
-                    )
-                    .await
+                        body: self.body.clone(),
+                        valid_status_codes: &self.valid_status_codes,
+                        max_bytes: self.max_bytes,
+                        shown: &self.display,
+                    };
+                    plain.fetch(ctx, request).await
+                }
+                Transport::Reqwest { client, url } => {
+                    self.fetch_reqwest(ctx, client, url, headers).await
                 }
             }
         };
@@ -216,7 +239,7 @@ impl HttpSource {
         format!("{}: {}", self.display, e.message)
     }
 
-    async fn fetch_tcp(
+    async fn fetch_reqwest(
         &self,
         ctx: &Context,
         client: &reqwest::Client,
@@ -260,6 +283,10 @@ impl Source for HttpSource {
     fn target(&self) -> String {
         self.display.clone()
     }
+
+    fn asks_alongside_others(&self) -> bool {
+        true
+    }
 }
 
 /// The configured `headers`, checked (an `Authorization` header is marked sensitive).
@@ -286,6 +313,23 @@ pub(crate) fn headers_from_config(cfg: &HttpRequestConfig) -> Result<HeaderMap, 
         headers.insert(header_name, header_value);
     }
     Ok(headers)
+}
+
+/// Basic credentials from the URL's userinfo (`http://user:pass@host/`), as browsers and
+/// reqwest take them.
+fn auth_from_userinfo(url: &reqwest::Url) -> Option<Auth> {
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    Some(Auth::Basic {
+        username: decode(url.username()),
+        password: Secret::Inline(decode(url.password().unwrap_or(""))),
+    })
 }
 
 /// True when `status` is accepted: in `valid` when given, else 2xx.

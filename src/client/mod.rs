@@ -5,8 +5,8 @@
 pub mod auth;
 pub mod body;
 pub mod http;
+pub mod plain;
 pub mod tls;
-pub mod unix;
 
 use bytes::Bytes;
 
@@ -19,4 +19,10 @@ pub trait Source: Send + Sync {
     async fn fetch(&self, ctx: &Context) -> Result<Bytes, CollectError>;
     /// What it reads, for the status page (no secrets).
     fn target(&self) -> String;
+    /// Whether it may be asked at the same time as the collection's other requests. True when
+    /// it keeps a connection of its own open between scrapes (HTTP): asking at once then opens
+    /// no connection that the app would not see anyway.
+    fn asks_alongside_others(&self) -> bool {
+        false
+    }
 }

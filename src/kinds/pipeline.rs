@@ -89,15 +89,33 @@ impl Collector for Pipeline {
                 return Ok(self.mapping.apply_explained(&records, ctx.explain()));
             }
         }
-        // One request at a time, in the order listed: the app sees one connection from the
-        // sidecar, as from the exporter it replaces (Redis counts the sidecar's other
-        // connections in `connected_clients` otherwise), and a local answer takes well under
-        // a millisecond.
+        // Over HTTP every request keeps its own connection, so they go out at once. Otherwise
+        // one at a time, in the order listed: the app sees one connection from the sidecar, as
+        // from the exporter it replaces (Redis counts the sidecar's other connections in
+        // `connected_clients` otherwise), and a local answer takes well under a millisecond.
+        let answers = if self
+            .requests
+            .iter()
+            .all(|(r, _)| r.source.asks_alongside_others())
+        {
+            futures::future::join_all(
+                self.requests
+                    .iter()
+                    .map(|(request, format)| Self::records(request, format, ctx)),
+            )
+            .await
+        } else {
+            let mut answers = Vec::with_capacity(self.requests.len());
+            for (request, format) in &self.requests {
+                answers.push(Self::records(request, format, ctx).await);
+            }
+            answers
+        };
         let mut document = serde_json::Map::new();
         let mut problems = Vec::new();
-        for (request, format) in &self.requests {
+        for ((request, _), answer) in self.requests.iter().zip(answers) {
             let name = request.name.clone().unwrap_or_default();
-            match Self::records(request, format, ctx).await {
+            match answer {
                 Ok(records) => {
                     document.insert(name, records);
                 }
