@@ -4,8 +4,9 @@
 //! hyper's client connection does the HTTP (chunked bodies, keep-alive); this file dials, keeps
 //! the one connection between scrapes and retries once when the app closed it meanwhile. A
 //! sidecar asks one local endpoint once per scrape, so a pool, proxy lookup and TLS set-up are
-//! all cost and no use: building a reqwest client loads rustls and its roots (1.7 MiB of RSS)
-//! even for an `http://` URL. reqwest stays for what needs it: TLS and redirects.
+//! all cost and no use: building a reqwest client sets up rustls and its roots even for an
+//! `http://` URL (BENCHMARKS.md, "The client path for plain HTTP"). reqwest stays for what needs
+//! it: TLS, redirects and compressed answers.
 
 use std::path::PathBuf;
 
@@ -50,7 +51,7 @@ pub(crate) fn split_unix_url(rest: &str) -> Result<(PathBuf, String), String> {
 }
 
 /// Where the connection goes.
-pub(crate) enum Endpoint {
+enum Endpoint {
     /// A host (an IP address or a name, resolved at each connect) and port.
     Tcp(url::Host<String>, u16),
     /// A unix socket's path.
