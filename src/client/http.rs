@@ -144,7 +144,7 @@ impl HttpSource {
                 ));
             }
             let display = redact_url(&parsed);
-            if auth.is_none() {
+            if auth.is_none() && !headers.contains_key(AUTHORIZATION) {
                 auth = auth_from_userinfo(&parsed);
             }
             let _ = parsed.set_username("");
