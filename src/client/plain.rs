@@ -217,7 +217,7 @@ impl PlainClient {
         let response_headers = response.headers().clone();
         check_status(status, request.valid_status_codes)?;
         if let Some(encoding) = response_headers.get(CONTENT_ENCODING) {
-            if encoding.as_bytes() != b"identity" {
+            if !encoding.as_bytes().eq_ignore_ascii_case(b"identity") {
                 return Err(CollectError::new(
                     Reason::Parse,
                     format!(

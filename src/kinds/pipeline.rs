@@ -107,7 +107,13 @@ impl Collector for Pipeline {
         } else {
             let mut answers = Vec::with_capacity(self.requests.len());
             for (request, format) in &self.requests {
-                answers.push(Self::records(request, format, ctx).await);
+                let answer = Self::records(request, format, ctx).await;
+                // A failed required request fails the collection: the rest need not be asked.
+                let failed_required = answer.is_err() && !request.optional;
+                answers.push(answer);
+                if failed_required {
+                    break;
+                }
             }
             answers
         };
