@@ -6,15 +6,19 @@
 //! `type: object` rule with `path: '{ [*] }'` makes one series per row.
 //!
 //! One connection is kept and reused across collections, and opened again after a failure or
-//! when `password_file` changes. The session is read-only, and every statement carries a
-//! server-side timeout below the collector's deadline, so that a slow query is stopped by the
-//! database itself rather than left running behind an abandoned scrape. A query that fails costs
-//! its own series (a problem with reason `timeout` or `query`); the collector is down (`connect`,
-//! `auth`, `timeout`) only when no connection can be made.
+//! when `password_file` changes. A collection asks all its due queries at once: PostgreSQL
+//! takes them as one pipeline (one round trip's wait in all, and each answer mapped while the
+//! server runs the next), MySQL one after the other. The session is read-only, and every
+//! statement carries a server-side timeout below the collector's deadline, so that a slow query
+//! is stopped by the database itself rather than left running behind an abandoned scrape. A
+//! query that fails costs its own series (a problem with reason `timeout` or `query`); the
+//! collector is down (`connect`, `auth`, `timeout`) only when no connection can be made.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::{FuturesOrdered, StreamExt};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
@@ -66,7 +70,8 @@ pub struct SqlConfig {
     /// A file holding the password (a mounted Kubernetes Secret). It wins over a password in the
     /// DSN, and is read again when it changes: the connection is then opened anew with it.
     pub password_file: Option<String>,
-    /// The queries, run one after the other on the one connection, each with its own mapping.
+    /// The queries, each with its own mapping, all asked on the one connection (PostgreSQL
+    /// pipelines them; MySQL and MariaDB run them in turn).
     pub queries: Option<Vec<QueryConfig>>,
     /// TLS towards the database: `ca_file` (PEM CAs trusted besides the Mozilla roots, for a
     /// server certificate signed by a private CA) and `insecure_skip_verify` (encrypt without
@@ -221,9 +226,11 @@ struct CompiledQuery {
 
 /// What a database connection does for the collector.
 #[async_trait::async_trait]
-trait Connection: Send {
-    /// Runs `sql` with a server-side statement timeout of `timeout`; the rows as JSON objects.
-    async fn query(&mut self, sql: &str, timeout: Duration) -> Result<Vec<Value>, QueryError>;
+trait Connection: Send + Sync {
+    /// Runs `sql` with a server-side statement timeout of what `limit` leaves when the query is
+    /// sent; the rows as JSON objects. Several queries may be asked at once: PostgreSQL sends
+    /// them together on the connection and answers them in order, MySQL runs them in turn.
+    async fn query(&self, sql: &str, limit: Limit) -> Result<Vec<Value>, QueryError>;
     /// Whether the server closed the connection (known without a round trip).
     fn is_closed(&self) -> bool;
 }
@@ -233,6 +240,33 @@ struct QueryError {
     reason: Reason,
     message: String,
     broken: bool,
+}
+
+/// How long a query may take, worked out when it is sent: what is left before the collection's
+/// deadline, less [`margin`], and at most the query's own `timeout`.
+#[derive(Debug, Clone, Copy)]
+struct Limit {
+    deadline: Instant,
+    own: Option<Duration>,
+}
+
+impl Limit {
+    /// The statement timeout for a query sent now; an error when no time is left.
+    fn now(&self) -> Result<Duration, QueryError> {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        let mut timeout = remaining.saturating_sub(margin(remaining));
+        if let Some(own) = self.own {
+            timeout = timeout.min(own);
+        }
+        if timeout.is_zero() {
+            return Err(QueryError {
+                reason: Reason::Timeout,
+                message: "not run, no time left".to_string(),
+                broken: false,
+            });
+        }
+        Ok(timeout)
+    }
 }
 
 /// Which database the DSN names, with its parsed settings.
@@ -306,6 +340,28 @@ fn margin(remaining: Duration) -> Duration {
 }
 
 impl SqlCollector {
+    /// Sends query `index` on `connection`; its rows, or why there are none.
+    async fn ask(
+        &self,
+        ctx: &Context,
+        connection: &dyn Connection,
+        index: usize,
+    ) -> (usize, Result<Vec<Value>, QueryError>) {
+        let query = &self.queries[index];
+        let limit = Limit {
+            deadline: ctx.deadline,
+            own: query.timeout,
+        };
+        if let Err(no_time) = limit.now() {
+            return (index, Err(no_time));
+        }
+        ctx.count_request();
+        let mut timer = ctx.request_timer("QUERY", &query.label);
+        let result = connection.query(&query.sql, limit).await;
+        timer.phase("query");
+        (index, result)
+    }
+
     async fn connect(
         &self,
         ctx: &Context,
@@ -344,74 +400,92 @@ impl Collector for SqlCollector {
             fresh = true;
         }
 
-        let mut out = Collection::default();
+        // Each query's series and problems, gathered in the queries' order.
+        let mut parts: Vec<Collection> = (0..self.queries.len())
+            .map(|_| Collection::default())
+            .collect();
+        let mut due = VecDeque::new();
         for (index, query) in self.queries.iter().enumerate() {
-            if let Some((at, collection)) = &state.cached[index] {
-                if at.elapsed() < query.min_interval {
-                    out.families.extend(collection.families.iter().cloned());
-                    continue;
+            match &state.cached[index] {
+                Some((at, kept)) if at.elapsed() < query.min_interval => {
+                    parts[index].families = kept.families.clone();
                 }
+                _ => due.push_back(index),
             }
-            let Some(connection) = state.connection.as_mut() else {
-                out.problems.push(CollectError::new(
-                    Reason::Connect,
-                    format!("query `{}`: not run, the connection was lost", query.label),
-                ));
-                continue;
-            };
-            let remaining = ctx.remaining();
-            let mut timeout = remaining.saturating_sub(margin(remaining));
-            if let Some(own) = query.timeout {
-                timeout = timeout.min(own);
-            }
-            if timeout.is_zero() {
-                out.problems.push(CollectError::new(
-                    Reason::Timeout,
-                    format!("query `{}`: not run, no time left", query.label),
-                ));
-                continue;
-            }
-            ctx.count_request();
-            let mut timer = ctx.request_timer("QUERY", &query.label);
-            let mut result = connection.query(&query.sql, timeout).await;
-            if matches!(&result, Err(error) if error.broken && !fresh) {
-                fresh = true;
-                state.connection = None;
-                let connection = state
-                    .connection
-                    .insert(self.connect(ctx, password.as_deref()).await?);
-                ctx.count_request();
-                result = connection.query(&query.sql, timeout).await;
-            }
-            timer.phase("query");
-            match result {
-                Ok(rows) => {
-                    if let Some(recorder) = ctx.explain() {
-                        recorder.section(format!("query `{}`", query.label), query_summary(&rows));
-                    }
-                    let collection = query
-                        .mapping
-                        .apply_explained(&Value::Array(rows), ctx.explain());
-                    if query.min_interval.is_zero() {
-                        out.families.extend(collection.families);
-                        out.problems.extend(collection.problems);
-                    } else {
-                        out.families.extend(collection.families.iter().cloned());
-                        out.problems.extend(collection.problems.iter().cloned());
-                        state.cached[index] = Some((Instant::now(), collection));
-                    }
-                }
-                Err(error) => {
-                    if error.broken {
-                        state.connection = None;
-                    }
-                    state.cached[index] = None;
-                    out.problems.push(CollectError::new(
-                        error.reason,
-                        format!("query `{}`: {}", query.label, error.message),
+        }
+        // The due queries are asked at once, and each answer is mapped as it comes, while the
+        // database works on the next ones.
+        let State {
+            connection, cached, ..
+        } = state;
+        while !due.is_empty() {
+            let Some(open) = connection.as_deref() else {
+                for index in due.drain(..) {
+                    parts[index].problems.push(CollectError::new(
+                        Reason::Connect,
+                        format!(
+                            "query `{}`: not run, the connection was lost",
+                            self.queries[index].label
+                        ),
                     ));
                 }
+                break;
+            };
+            let mut asked: FuturesOrdered<_> = due
+                .iter()
+                .map(|&index| self.ask(ctx, open, index))
+                .collect();
+            // A kept connection that broke is opened again and asked again from that query on.
+            let mut ask_again = false;
+            let mut lost = false;
+            while let Some((index, result)) = asked.next().await {
+                due.pop_front();
+                let query = &self.queries[index];
+                let rows = match result {
+                    Ok(rows) => rows,
+                    Err(error) if error.broken && !fresh => {
+                        due.push_front(index);
+                        ask_again = true;
+                        break;
+                    }
+                    Err(error) => {
+                        cached[index] = None;
+                        parts[index].problems.push(CollectError::new(
+                            error.reason,
+                            format!("query `{}`: {}", query.label, error.message),
+                        ));
+                        if error.broken {
+                            lost = true;
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                if let Some(recorder) = ctx.explain() {
+                    recorder.section(format!("query `{}`", query.label), query_summary(&rows));
+                }
+                let collection = query
+                    .mapping
+                    .apply_explained(&Value::Array(rows), ctx.explain());
+                if !query.min_interval.is_zero() {
+                    cached[index] = Some((Instant::now(), collection.clone()));
+                }
+                parts[index] = collection;
             }
+            drop(asked);
+            if lost {
+                *connection = None;
+            }
+            if ask_again {
+                *connection = None;
+                *connection = Some(self.connect(ctx, password.as_deref()).await?);
+                fresh = true;
+            }
+        }
+        let mut out = Collection::default();
+        for part in parts {
+            out.families.extend(part.families);
+            out.problems.extend(part.problems);
         }
         Ok(out)
     }

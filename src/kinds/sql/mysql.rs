@@ -1,13 +1,15 @@
 //! MySQL and MariaDB over `mysql_async` (pure Rust, TLS over rustls). Queries use the text
 //! protocol, so every value comes as the text the server prints, as with PostgreSQL.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row};
 use serde_json::Value;
+use tokio::sync::Mutex;
 
-use super::{row_object, Connection, QueryError, SqlTls};
+use super::{row_object, Connection, Limit, QueryError, SqlTls};
 use crate::collector::{CollectError, Reason};
 
 /// Server error codes that mean the credentials were refused: access denied (1045), to the
@@ -94,10 +96,12 @@ impl Mysql {
                 .map_err(|e| connect_error(&e, &target))?
                 .is_some_and(|v| v.contains("MariaDB"));
         Ok(Box::new(MysqlConnection {
-            conn,
-            mariadb,
-            timeout_set: None,
-            closed: false,
+            session: Mutex::new(Session {
+                conn,
+                mariadb,
+                timeout_set: None,
+            }),
+            closed: AtomicBool::new(false),
         }))
     }
 }
@@ -110,17 +114,23 @@ fn connect_error(e: &mysql_async::Error, target: &str) -> CollectError {
     CollectError::new(reason, format!("cannot connect to {target}: {e}"))
 }
 
+/// The protocol answers one statement at a time: queries asked at once wait for the session in
+/// the order they were asked.
 struct MysqlConnection {
+    session: Mutex<Session>,
+    closed: AtomicBool,
+}
+
+struct Session {
     conn: Conn,
     /// MariaDB limits statements with `max_statement_time` (seconds, any statement), MySQL
     /// with `max_execution_time` (milliseconds, SELECT only).
     mariadb: bool,
     /// The statement timeout the session has now, so that it is set only when it changes.
     timeout_set: Option<Duration>,
-    closed: bool,
 }
 
-impl MysqlConnection {
+impl Session {
     async fn run(&mut self, sql: &str, timeout: Duration) -> Result<Vec<Row>, mysql_async::Error> {
         // Millisecond steps, so that the deadline's jitter does not reset it on every query.
         let timeout = Duration::from_millis(timeout.as_millis().max(1) as u64);
@@ -142,13 +152,16 @@ impl MysqlConnection {
 
 #[async_trait::async_trait]
 impl Connection for MysqlConnection {
-    async fn query(&mut self, sql: &str, timeout: Duration) -> Result<Vec<Value>, QueryError> {
+    async fn query(&self, sql: &str, limit: Limit) -> Result<Vec<Value>, QueryError> {
+        let mut session = self.session.lock().await;
+        // Worked out once the session is free: the time spent waiting for it is gone.
+        let timeout = limit.now()?;
         // The server stops the query at the statement timeout; waiting a little longer on this
         // side only catches a server that does not answer at all.
         let grace = timeout + Duration::from_millis(200);
-        let rows = match tokio::time::timeout(grace, self.run(sql, timeout)).await {
+        let rows = match tokio::time::timeout(grace, session.run(sql, timeout)).await {
             Err(_) => {
-                self.closed = true;
+                self.closed.store(true, Ordering::Relaxed);
                 return Err(QueryError {
                     reason: Reason::Timeout,
                     message: format!("no answer within {:.3}s", timeout.as_secs_f64()),
@@ -157,7 +170,9 @@ impl Connection for MysqlConnection {
             }
             Ok(Err(e)) => {
                 let error = query_error(&e, timeout);
-                self.closed |= error.broken;
+                if error.broken {
+                    self.closed.store(true, Ordering::Relaxed);
+                }
                 return Err(error);
             }
             Ok(Ok(rows)) => rows,
@@ -175,7 +190,7 @@ impl Connection for MysqlConnection {
     }
 
     fn is_closed(&self) -> bool {
-        self.closed
+        self.closed.load(Ordering::Relaxed)
     }
 }
 

@@ -12,7 +12,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{row_object, Connection, QueryError, SqlTls};
+use super::{row_object, Connection, Limit, QueryError, SqlTls};
 use crate::collector::{CollectError, Reason};
 
 /// A parsed PostgreSQL DSN.
@@ -180,7 +180,8 @@ struct PgConnection {
 
 #[async_trait::async_trait]
 impl Connection for PgConnection {
-    async fn query(&mut self, sql: &str, timeout: Duration) -> Result<Vec<Value>, QueryError> {
+    async fn query(&self, sql: &str, limit: Limit) -> Result<Vec<Value>, QueryError> {
+        let timeout = limit.now()?;
         let millis = timeout.as_millis().max(1);
         // One round trip: the statement timeout for this query, then the query itself.
         let text = format!("SET statement_timeout = {millis};\n{sql}");
