@@ -123,26 +123,28 @@ struct MysqlConnection {
 
 struct Session {
     conn: Conn,
-    /// MariaDB limits statements with `max_statement_time` (seconds, any statement), MySQL
-    /// with `max_execution_time` (milliseconds, SELECT only).
+    /// MariaDB limits a statement with `SET STATEMENT max_statement_time = … FOR` (seconds,
+    /// any statement), MySQL with the session's `max_execution_time` (milliseconds, SELECT
+    /// only).
     mariadb: bool,
-    /// The statement timeout the session has now, so that it is set only when it changes.
+    /// MySQL: the statement timeout the session has now, so that it is set only when it changes.
     timeout_set: Option<Duration>,
 }
 
 impl Session {
     async fn run(&mut self, sql: &str, timeout: Duration) -> Result<Vec<Row>, mysql_async::Error> {
+        if self.mariadb {
+            // The timeout goes with the statement: one round trip, whatever the deadline left.
+            let sql = format!(
+                "SET STATEMENT max_statement_time = {:.3} FOR {sql}",
+                timeout.as_secs_f64().max(0.001)
+            );
+            return self.conn.query::<Row, _>(sql).await;
+        }
         // Millisecond steps, so that the deadline's jitter does not reset it on every query.
         let timeout = Duration::from_millis(timeout.as_millis().max(1) as u64);
         if self.timeout_set != Some(timeout) {
-            let set = if self.mariadb {
-                format!(
-                    "SET SESSION max_statement_time = {:.3}",
-                    timeout.as_secs_f64()
-                )
-            } else {
-                format!("SET SESSION max_execution_time = {}", timeout.as_millis())
-            };
+            let set = format!("SET SESSION max_execution_time = {}", timeout.as_millis());
             self.conn.query_drop(set).await?;
             self.timeout_set = Some(timeout);
         }
