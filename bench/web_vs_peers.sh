@@ -11,29 +11,35 @@
 #   squid       Squid cache manager          prometheus-squid-exporter        preset squid
 #   http_probe  a small page served by nginx prometheus-blackbox-exporter     kind http_probe
 #                                            (/probe?target=…&module=http_2xx)
+#   postgres    PostgreSQL 15 (initdb)       prometheus-postgres-exporter     preset postgres
+#   mysql       MariaDB (mariadb-install-db) prometheus-mysqld-exporter       preset mysql
 #   nginx_cached nginx stub_status           nginx serving our page as a     preset nginx with
 #                                            static file (the floor)          global.min_interval
 #
 # For each exporter: RSS once it listens, before its first scrape; wrk requests/s and p50/p99
-# latency of its metrics page at 1 and 16 connections; CPU seconds per 1,000 scrapes
-# (utime+stime from /proc/PID/stat around both wrk runs); RSS and its anonymous part (RssAnon)
-# after the load. One table at the end, one row per job, each cell "peer / ours", and ours/peer
-# ratios for requests/s at 1 connection, CPU per scrape and RSS after the load.
+# latency of its metrics page at 1 and 16 connections; CPU milliseconds per scrape at each
+# (utime+stime from /proc/PID/stat around each wrk run; at 16 connections ours answers scrapes
+# that arrive during a collection from that collection, so the figure at 1 connection is the one
+# compared); RSS and its anonymous part (RssAnon) after the load. One table at the end, one row
+# per job, each cell "peer / ours", and ours/peer ratios for requests/s and CPU per scrape at 1
+# connection and for the RSS after the load.
 #
 # Bounded: every wrk run lasts DURATION seconds (default 10, and is killed 30 s past that),
 # everything listens on 127.0.0.1, each app and exporter is stopped when its job ends, and every
-# process started here is stopped on exit.
+# process started here is stopped on exit. Run as root: the databases run as the postgres and
+# mysql users.
 #
 #   apt-get install -y wrk curl nginx apache2 haproxy redis-server bind9 squid \
 #     prometheus-nginx-exporter prometheus-apache-exporter prometheus-haproxy-exporter \
 #     prometheus-redis-exporter prometheus-bind-exporter prometheus-squid-exporter \
-#     prometheus-blackbox-exporter
+#     prometheus-blackbox-exporter postgresql mariadb-server prometheus-postgres-exporter \
+#     prometheus-mysqld-exporter
 #   bench/web_vs_peers.sh                       # builds the release binary, every job
 #   BIN=path/to/sidecar-exporter JOBS="nginx redis" DURATION=5 bench/web_vs_peers.sh
 set -euo pipefail
 
 DURATION=${DURATION:-10}
-ALL_JOBS="nginx apache haproxy redis bind squid http_probe nginx_cached"
+ALL_JOBS="nginx apache haproxy redis bind squid http_probe postgres mysql nginx_cached"
 JOBS=${JOBS:-$ALL_JOBS}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
@@ -49,6 +55,9 @@ trap cleanup EXIT
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 
+PG_BIN=/usr/lib/postgresql/15/bin
+# The password of the databases' monitoring users.
+DB_PASSWORD=bench-password
 tools=(wrk curl)
 for job in $JOBS; do
     case $job in
@@ -59,6 +68,8 @@ for job in $JOBS; do
         bind) tools+=(named prometheus-bind-exporter) ;;
         squid) tools+=(squid prometheus-squid-exporter) ;;
         http_probe) tools+=(nginx prometheus-blackbox-exporter) ;;
+        postgres) tools+=("$PG_BIN/initdb" "$PG_BIN/pg_ctl" runuser prometheus-postgres-exporter) ;;
+        mysql) tools+=(mariadbd mariadb-install-db mariadb prometheus-mysqld-exporter) ;;
         nginx_cached) tools+=(nginx) ;;
         *) echo "unknown job $job (jobs: $ALL_JOBS)" >&2; exit 1 ;;
     esac
@@ -72,10 +83,14 @@ if [ -z "${BIN:-}" ]; then
 fi
 [ -x "$BIN" ] || { echo "BIN=$BIN is not an executable" >&2; exit 1; }
 
-# Stops one process started here and waits for it.
+# Stops one process started here and waits for it, also when it is not a child (the postmaster).
 stop() {
     kill "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
 }
 
 # --- the apps -------------------------------------------------------------------------------
@@ -255,6 +270,38 @@ EOF
     wait_port "$APP_PORT" 20
 }
 
+start_postgres() { # a fresh cluster; APP_PID is the postmaster
+    local d="$WORK/postgres"
+    APP_PORT=$(port)
+    mkdir -p "$d"
+    chown postgres "$d"
+    echo "$DB_PASSWORD" >"$d/pw"
+    chown postgres "$d/pw"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$d/data" -U postgres -N -E UTF8 --locale=C \
+        --auth-local=trust --auth-host=scram-sha-256 --pwfile="$d/pw" >"$d/initdb.log"
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$d/data" -l "$d/server.log" -w \
+        -o "-p $APP_PORT -k $d -c listen_addresses=127.0.0.1" start >/dev/null
+    APP_PID=$(head -1 "$d/data/postmaster.pid")
+    PIDS+=("$APP_PID")
+}
+
+start_mariadb() { # a fresh data directory and a monitoring user `exporter`
+    local d="$WORK/mariadb"
+    APP_PORT=$(port)
+    mkdir -p "$d"
+    chown mysql "$d"
+    mariadb-install-db --no-defaults --user=mysql --datadir="$d/data" \
+        --auth-root-authentication-method=normal --skip-test-db >"$d/install.log" 2>&1
+    mariadbd --no-defaults --user=mysql --datadir="$d/data" --socket="$d/sock" \
+        --port="$APP_PORT" --bind-address=127.0.0.1 --skip-name-resolve --pid-file="$d/pid" \
+        >"$d/server.log" 2>&1 &
+    APP_PID=$!
+    PIDS+=("$APP_PID")
+    wait_port "$APP_PORT" 30
+    mariadb --no-defaults --socket="$d/sock" -uroot -e "CREATE USER 'exporter'@'127.0.0.1' \
+        IDENTIFIED BY '$DB_PASSWORD'; GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
+}
+
 # --- measuring ------------------------------------------------------------------------------
 
 ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
@@ -266,8 +313,8 @@ HZ=$(getconf CLK_TCK)
 declare -A FIG # job.side.figure -> value; side is peer or ours
 
 # One exporter: starts it, checks its first scrape reports the app up, wrk at 1 and 16
-# connections, then stops it. Records idle_rss, c1_rps, c1_p50, c1_p99, c16_*, cpu (CPU
-# seconds per 1,000 scrapes) and rss (after the load), RSS in KiB.
+# connections, then stops it. Records idle_rss, c1_rps, c1_p50, c1_p99, c1_cpu (CPU ms per
+# scrape), the same for c16, and rss and anon (after the load), RSS in KiB.
 measure() { # job side port path up-metric command...
     local job=$1 side=$2 p=$3 path=$4 up=$5
     shift 5
@@ -288,11 +335,11 @@ measure() { # job side port path up-metric command...
         cat "$log" >&2
         exit 1
     }
-    local before after total=0 c t out reqs non2xx
-    before=$(ticks "$pid")
+    local before c t out reqs non2xx
     for c in 1 16; do
         t=1
         [ "$c" -gt 1 ] && t=2
+        before=$(ticks "$pid")
         out=$(timeout $((DURATION + 30)) wrk -t"$t" -c"$c" -d"${DURATION}s" --timeout 5s --latency "$url")
         FIG[$job.$side.c${c}_rps]=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
         FIG[$job.$side.c${c}_p50]=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -300,10 +347,8 @@ measure() { # job side port path up-metric command...
         reqs=$(awk '/requests in/ {print $1}' <<<"$out")
         non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
         [ -z "$non2xx" ] || echo "$job: $side answered $non2xx of $reqs scrapes at $c connections with an error" >&2
-        total=$((total + reqs))
+        FIG[$job.$side.c${c}_cpu]=$(awk -v t=$(($(ticks "$pid") - before)) -v hz="$HZ" -v n="$reqs" 'BEGIN {printf "%.4f", t / hz / n * 1000}')
     done
-    after=$(ticks "$pid")
-    FIG[$job.$side.cpu]=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$total" 'BEGIN {printf "%.4f", t / hz / n * 1000}')
     FIG[$job.$side.rss]=$(rss_kib "$pid")
     FIG[$job.$side.anon]=$(anon_kib "$pid")
     stop "$pid"
@@ -389,6 +434,23 @@ EOF
         prometheus-blackbox-exporter --config.file "$WORK/blackbox.yml" --web.listen-address "127.0.0.1:{port}"
 }
 
+# The peers take the password from their environment or a file, ours from a file.
+job_postgres() {
+    start_postgres
+    echo "$DB_PASSWORD" >"$WORK/db-password"
+    ours_then_peer postgres pg_up "  - {name: pg, preset: postgres, dsn: 'postgresql://postgres@127.0.0.1:$APP_PORT/postgres?sslmode=disable', password_file: $WORK/db-password}" /metrics \
+        env DATA_SOURCE_NAME="postgresql://postgres:$DB_PASSWORD@127.0.0.1:$APP_PORT/postgres?sslmode=disable" \
+        prometheus-postgres-exporter --web.listen-address "127.0.0.1:{port}"
+}
+
+job_mysql() {
+    start_mariadb
+    echo "$DB_PASSWORD" >"$WORK/db-password"
+    printf '[client]\nuser=exporter\npassword=%s\nhost=127.0.0.1\nport=%s\n' "$DB_PASSWORD" "$APP_PORT" >"$WORK/my.cnf"
+    ours_then_peer mysql mysql_up "  - {name: db, preset: mysql, dsn: 'mysql://exporter@127.0.0.1:$APP_PORT/', password_file: $WORK/db-password}" /metrics \
+        prometheus-mysqld-exporter --config.my-cnf "$WORK/my.cnf" --web.listen-address "127.0.0.1:{port}"
+}
+
 # A cached scrape against the floor: nginx serving the same page as a static file. Ours answers
 # from the collection kept for min_interval; the "peer" is a single nginx process (no master,
 # so that its PID is the one that works) serving our page, saved once.
@@ -416,7 +478,8 @@ declare -A PEER_OF=(
     [nginx]=prometheus-nginx-exporter [apache]=prometheus-apache-exporter
     [haproxy]=prometheus-haproxy-exporter [redis]=prometheus-redis-exporter
     [bind]=prometheus-bind-exporter [squid]=prometheus-squid-exporter
-    [http_probe]=prometheus-blackbox-exporter [nginx_cached]=nginx
+    [http_probe]=prometheus-blackbox-exporter [postgres]=prometheus-postgres-exporter
+    [mysql]=prometheus-mysqld-exporter [nginx_cached]=nginx
 )
 
 for job in $JOBS; do "job_$job"; done
@@ -430,23 +493,25 @@ pair() { printf '%s / %s' "$1" "$2"; } # peer / ours
 
 echo
 echo "sidecar-exporter: $("$BIN" --version); wrk ${DURATION}s per run at 1 then 16 connections"
-echo "each cell: peer / ours; CPU = exporter utime+stime over both runs / scrapes × 1000;"
+echo "each cell: peer / ours; CPU = exporter utime+stime during the run / scrapes, in ms;"
 echo "idle RSS = before the first scrape; anon = RssAnon after the load; ratios ours / peer"
 echo
-echo "| job | peer | c1 req/s | c1 p50 | c1 p99 | c16 req/s | c16 p50 | c16 p99 | CPU s / 1k scrapes | idle RSS MiB | RSS after MiB | anon MiB | c1 req/s ratio | CPU ratio | RSS ratio |"
-echo '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+echo "| job | peer | c1 req/s | c1 p50 | c1 p99 | c16 req/s | c16 p50 | c16 p99 | c1 CPU ms / scrape | c16 CPU ms / scrape | idle RSS MiB | RSS after MiB | anon MiB | c1 req/s ratio | c1 CPU ratio | RSS ratio |"
+echo '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
 for job in $JOBS; do
     row="| $job | ${PEER_OF[$job]#prometheus-} $(peer_version "${PEER_OF[$job]}")"
     for c in c1 c16; do
         row+=" | $(pair "$(int "${FIG[$job.peer.${c}_rps]}")" "$(int "${FIG[$job.ours.${c}_rps]}")")"
         for f in p50 p99; do row+=" | $(pair "${FIG[$job.peer.${c}_$f]}" "${FIG[$job.ours.${c}_$f]}")"; done
     done
-    row+=" | $(pair "$(cpu3 "${FIG[$job.peer.cpu]}")" "$(cpu3 "${FIG[$job.ours.cpu]}")")"
+    for c in c1 c16; do
+        row+=" | $(pair "$(cpu3 "${FIG[$job.peer.${c}_cpu]}")" "$(cpu3 "${FIG[$job.ours.${c}_cpu]}")")"
+    done
     for f in idle_rss rss anon; do
         row+=" | $(pair "$(mib "${FIG[$job.peer.$f]}")" "$(mib "${FIG[$job.ours.$f]}")")"
     done
     row+=" | $(ratio "${FIG[$job.ours.c1_rps]}" "${FIG[$job.peer.c1_rps]}")"
-    row+=" | $(ratio "${FIG[$job.ours.cpu]}" "${FIG[$job.peer.cpu]}")"
+    row+=" | $(ratio "${FIG[$job.ours.c1_cpu]}" "${FIG[$job.peer.c1_cpu]}")"
     row+=" | $(ratio "${FIG[$job.ours.rss]}" "${FIG[$job.peer.rss]}") |"
     echo "$row"
 done
