@@ -443,6 +443,53 @@ collectors:
     assert!(!sidecar.log().contains(PASSWORD));
 }
 
+/// Queries are sent together; those queued behind a slow one that uses up the time must not
+/// cost the answers already in: the collection stops waiting before its deadline.
+#[test]
+fn queries_queued_behind_a_slow_one_cost_only_their_own_series() {
+    let pg = Postgres::start();
+    let port = pg.port;
+    let config = format!(
+        r#"global: {{scrape_timeout: 2s}}
+collectors:
+  - name: app
+    kind: sql
+    dsn: postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/postgres?sslmode=disable
+    up_metric: app_up
+    queries:
+      - name: first
+        query: SELECT 1 AS one
+        metrics: [{{name: app_first, type: object, path: '{{ [*] }}', value: '{{ .one }}'}}]
+      - name: slow
+        query: SELECT pg_sleep(10) AS slept
+        metrics: [{{name: app_slow, type: object, path: '{{ [*] }}', value: '1'}}]
+      - name: queued
+        query: SELECT pg_sleep(0.6) AS slept, 1 AS one
+        metrics: [{{name: app_queued, type: object, path: '{{ [*] }}', value: '{{ .one }}'}}]
+"#
+    );
+    let sidecar = Sidecar::start(&config, &[]);
+    let started = Instant::now();
+    let text = sidecar.metrics();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(2500),
+        "the scrape took {took:?}"
+    );
+    // The slow query is stopped by its statement timeout, a margin before the deadline; the one
+    // queued behind it cannot end in time and is given up; the first one's series stay.
+    assert_eq!(sample_value(&text, "app_up"), Some(1.0), "{text}");
+    assert_eq!(sample_value(&text, "app_first"), Some(1.0), "{text}");
+    assert!(!text.contains("app_slow "), "{text}");
+    assert!(!text.contains("app_queued "), "{text}");
+    assert_eq!(errors(&text, "app", "timeout"), 2.0, "{text}");
+    let (_, page) = sidecar.get("/debug/collectors/app");
+    assert!(
+        page.contains("query `queued`: no answer before the collection"),
+        "{page}"
+    );
+}
+
 const MYSQL_RULES: Rules = Rules {
     peer_own: &[
         "go_",

@@ -339,6 +339,17 @@ fn margin(remaining: Duration) -> Duration {
     (remaining / 10).clamp(Duration::from_millis(20), Duration::from_millis(250))
 }
 
+/// When a collection stops waiting for the answers still due: half a margin before the deadline.
+/// A statement timeout ends a margin before it, so the database's own error comes first; queries
+/// asked together each got their timeout when sent, and those queued behind a slow one could
+/// otherwise run past the deadline and cost the answers already mapped.
+fn cutoff(deadline: Instant) -> Instant {
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    deadline
+        .checked_sub(margin(remaining) / 2)
+        .unwrap_or(deadline)
+}
+
 impl SqlCollector {
     /// Sends query `index` on `connection`; its rows, or why there are none.
     async fn ask(
@@ -352,6 +363,7 @@ impl SqlCollector {
             deadline: ctx.deadline,
             own: query.timeout,
         };
+        // Checked here too, so that a query with no time left is not counted as sent.
         if let Err(no_time) = limit.now() {
             return (index, Err(no_time));
         }
@@ -415,6 +427,7 @@ impl Collector for SqlCollector {
         }
         // The due queries are asked at once, and each answer is mapped as it comes, while the
         // database works on the next ones.
+        let cutoff = cutoff(ctx.deadline);
         let State {
             connection, cached, ..
         } = state;
@@ -438,7 +451,28 @@ impl Collector for SqlCollector {
             // A kept connection that broke is opened again and asked again from that query on.
             let mut ask_again = false;
             let mut lost = false;
-            while let Some((index, result)) = asked.next().await {
+            loop {
+                let (index, result) = match tokio::time::timeout_at(cutoff, asked.next()).await {
+                    Ok(Some(answer)) => answer,
+                    Ok(None) => break,
+                    Err(_) => {
+                        // The answers still due cannot come back in time: they cost their own
+                        // series, and the ones already mapped are kept. Their statements may
+                        // still be running, so the connection is not used again.
+                        for index in due.drain(..) {
+                            cached[index] = None;
+                            parts[index].problems.push(CollectError::new(
+                                Reason::Timeout,
+                                format!(
+                                    "query `{}`: no answer before the collection's deadline",
+                                    self.queries[index].label
+                                ),
+                            ));
+                        }
+                        lost = true;
+                        break;
+                    }
+                };
                 due.pop_front();
                 let query = &self.queries[index];
                 let rows = match result {
