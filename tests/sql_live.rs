@@ -60,6 +60,15 @@ impl Sidecar {
         body
     }
 
+    /// A scrape that must answer within `limit` (slow queries are stopped, not waited for).
+    fn metrics_within(&self, limit: Duration) -> String {
+        let started = Instant::now();
+        let text = self.metrics();
+        let took = started.elapsed();
+        assert!(took < limit, "the scrape took {took:?}");
+        text
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("log")).unwrap()
     }
@@ -352,14 +361,8 @@ collectors:
         &[("right", &format!("{PASSWORD}\n")), ("wrong", "not-it\n")],
     );
 
-    let started = Instant::now();
-    let text = sidecar.metrics();
-    let took = started.elapsed();
     // The slow query is stopped at its 1 s timeout; the scrape does not wait for its 5 s.
-    assert!(
-        took < Duration::from_millis(2500),
-        "the scrape took {took:?}"
-    );
+    let text = sidecar.metrics_within(Duration::from_millis(2500));
     assert_eq!(sample_value(&text, "app_up"), Some(1.0), "{text}");
     assert_eq!(
         sample_value(&text, "app_items_total{kind=\"a\"}"),
@@ -469,13 +472,7 @@ collectors:
 "#
     );
     let sidecar = Sidecar::start(&config, &[]);
-    let started = Instant::now();
-    let text = sidecar.metrics();
-    let took = started.elapsed();
-    assert!(
-        took < Duration::from_millis(2500),
-        "the scrape took {took:?}"
-    );
+    let text = sidecar.metrics_within(Duration::from_millis(2500));
     // The slow query is stopped by its statement timeout, a margin before the deadline; the one
     // queued behind it cannot end in time and is given up; the first one's series stay.
     assert_eq!(sample_value(&text, "app_up"), Some(1.0), "{text}");
@@ -585,13 +582,7 @@ fn the_mysql_preset_gives_the_peers_series_on_mariadb() {
         port = db.port
     );
     let sidecar = Sidecar::start(&config, &[("password", PASSWORD)]);
-    let started = Instant::now();
-    let text = sidecar.metrics();
-    let took = started.elapsed();
-    assert!(
-        took < Duration::from_millis(2500),
-        "the scrape took {took:?}"
-    );
+    let text = sidecar.metrics_within(Duration::from_millis(2500));
     assert_eq!(sample_value(&text, "app_up"), Some(1.0), "{text}");
     assert_eq!(
         sample_value(&text, "app_items_total{kind=\"b\"}"),
